@@ -1,0 +1,211 @@
+"""Assets, custody assignments and readiness assessments."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from registra.assets.choices import (
+    AssessmentStatus,
+    AssetStatus,
+    AssignmentKind,
+    CustodyStatus,
+    ReadinessState,
+)
+from registra.core.ids import new_id
+from registra.organizations.models import Organization, ResponsibilityAssignment
+
+
+def new_asset_id() -> str:
+    return new_id("asset")
+
+
+def new_custody_id() -> str:
+    return new_id("ascust")
+
+
+def new_assessment_id() -> str:
+    return new_id("asrdy")
+
+
+class Asset(models.Model):
+    """A thing the organization is accountable for. Decommissioning is a transition, never a
+    delete. The three snapshots are shown in the UI and are not part of API v1."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=new_asset_id, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    asset_key = models.CharField(max_length=128)
+    asset_kind = models.CharField(max_length=64)
+    display_name = models.CharField(max_length=200)
+    description = models.TextField(max_length=4000, blank=True, default="")
+    source_kind = models.CharField(max_length=64, default="manual")
+    status = models.CharField(max_length=16, choices=AssetStatus.choices)
+    custodian_responsibility = models.ForeignKey(
+        ResponsibilityAssignment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    commissioned_at = models.DateTimeField(null=True, blank=True)
+    decommissioned_at = models.DateTimeField(null=True, blank=True)
+    disposal_authorization = models.CharField(max_length=500, blank=True, default="")
+    decommissioned_by_id = models.CharField(max_length=64, blank=True, default="")
+    asset_snapshot = models.JSONField(default=dict, blank=True)
+    classification_snapshot = models.JSONField(default=dict, blank=True)
+    source_ref_snapshot = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "asset_key"], name="asset_org_key_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=AssetStatus.values), name="asset_status_valid"
+            ),
+            # decommissionedAt is set when and only when the status is decommissioned.
+            models.CheckConstraint(
+                condition=(
+                    Q(status=AssetStatus.DECOMMISSIONED, decommissioned_at__isnull=False)
+                    | (~Q(status=AssetStatus.DECOMMISSIONED) & Q(decommissioned_at__isnull=True))
+                ),
+                name="asset_decommissioned_at_iff_status",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-created_at", "-id"], name="asset_org_page"),
+            models.Index(
+                fields=["organization", "status", "-created_at", "-id"],
+                name="asset_org_status_page",
+            ),
+            models.Index(
+                fields=["organization", "asset_kind", "-created_at", "-id"],
+                name="asset_org_kind_page",
+            ),
+            models.Index(fields=["organization", "updated_at"], name="asset_org_updated"),
+            models.Index(
+                fields=["organization", "custodian_responsibility"], name="asset_org_custodian"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.asset_key
+
+
+class CustodyAssignment(models.Model):
+    """Who holds an asset. At most one active primary assignment per asset (partial unique)."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=new_custody_id, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+", db_index=False)
+    assignment_key = models.CharField(max_length=160)
+    assignment_kind = models.CharField(max_length=16, choices=AssignmentKind.choices)
+    subject_module_key = models.CharField(max_length=64)
+    subject_resource_type = models.CharField(max_length=64)
+    subject_resource_id = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=CustodyStatus.choices)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # Holder name and email at the time, location, condition notes, override reason.
+    assignment_snapshot = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "assignment_key"], name="custody_org_key_uniq"
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "asset"],
+                condition=Q(status=CustodyStatus.ACTIVE, assignment_kind=AssignmentKind.PRIMARY),
+                name="custody_one_active_primary",
+            ),
+            models.CheckConstraint(
+                condition=Q(assignment_kind__in=AssignmentKind.values), name="custody_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status=CustodyStatus.ACTIVE, ended_at__isnull=True)
+                    | Q(status=CustodyStatus.ENDED, ended_at__isnull=False)
+                ),
+                name="custody_ended_at_iff_ended",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-created_at", "-id"], name="custody_org_page"),
+            models.Index(
+                fields=["organization", "asset", "-created_at", "-id"],
+                name="custody_org_asset_page",
+            ),
+            models.Index(
+                fields=["organization", "status", "-created_at", "-id"],
+                name="custody_org_status_page",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.assignment_key
+
+
+class ReadinessAssessment(models.Model):
+    """A calibration, inspection, certification... of one asset, with posture and evidence."""
+
+    id = models.CharField(
+        primary_key=True, max_length=40, default=new_assessment_id, editable=False
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+", db_index=False)
+    readiness_assessment_key = models.CharField(max_length=160)
+    assessment_kind = models.CharField(max_length=64)
+    readiness_state = models.CharField(max_length=24, choices=ReadinessState.choices)
+    status = models.CharField(max_length=16, choices=AssessmentStatus.choices)
+    performed_at = models.DateTimeField(null=True, blank=True)
+    performed_by_responsibility = models.ForeignKey(
+        ResponsibilityAssignment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # Valid until is kept as a column too: it drives overdue queries and computed readiness.
+    valid_until = models.DateTimeField(null=True, blank=True)
+    posture_snapshot = models.JSONField(default=dict, blank=True)
+    evidence_snapshot = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "readiness_assessment_key"], name="readiness_org_key_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(readiness_state__in=ReadinessState.values), name="readiness_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=AssessmentStatus.values), name="readiness_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=AssessmentStatus.COMPLETED) | Q(performed_at__isnull=False),
+                name="readiness_completed_has_performed_at",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-created_at", "-id"], name="readiness_org_page"),
+            models.Index(
+                fields=["organization", "asset", "-created_at", "-id"],
+                name="readiness_org_asset_page",
+            ),
+            models.Index(
+                fields=["organization", "readiness_state", "-created_at", "-id"],
+                name="readiness_org_state_page",
+            ),
+            models.Index(
+                fields=["organization", "asset", "assessment_kind", "status"],
+                name="readiness_org_asset_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.readiness_assessment_key

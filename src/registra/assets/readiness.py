@@ -1,0 +1,84 @@
+"""Computed readiness with reasons (SPEC section 3): pure logic over an asset's assessments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from registra.assets.choices import AssessmentStatus, AssetStatus, ReadinessState
+
+
+class AssessmentLike(Protocol):
+    assessment_kind: str
+    status: str
+    readiness_state: str
+    performed_at: datetime | None
+    valid_until: datetime | None
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """``ready`` or ``not-ready``, with human-readable reasons when not ready."""
+
+    state: str
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def is_ready(self) -> bool:
+        return self.state == ReadinessState.READY
+
+
+def _day(value: datetime) -> str:
+    return value.date().isoformat()
+
+
+def latest_completed(
+    assessments: Iterable[AssessmentLike], kind: str, at: datetime
+) -> AssessmentLike | None:
+    """The asset's current assessment of a kind: the latest completed one performed by ``at``."""
+    best: AssessmentLike | None = None
+    for a in assessments:
+        if a.assessment_kind != kind or a.status != AssessmentStatus.COMPLETED:
+            continue
+        if a.performed_at is None or a.performed_at > at:
+            continue
+        if best is None or a.performed_at > best.performed_at:  # type: ignore[operator]
+            best = a
+    return best
+
+
+def _kind_reason(kind: str, current: AssessmentLike | None, at: datetime) -> str | None:
+    if current is None:
+        return f"{kind} never completed"
+    performed = _day(current.performed_at)  # type: ignore[arg-type]
+    if current.readiness_state == ReadinessState.NOT_READY:
+        return f"{kind} failed on {performed}"
+    if current.readiness_state == ReadinessState.CONDITIONALLY_READY:
+        return f"{kind} only conditionally ready since {performed}"
+    if current.readiness_state == ReadinessState.UNKNOWN:
+        return f"{kind} result unknown since {performed}"
+    if current.valid_until is not None and current.valid_until <= at:
+        return f"{kind} overdue since {_day(current.valid_until)}"
+    return None
+
+
+def compute_readiness(
+    *,
+    asset_status: str,
+    asset_kind: str,
+    requirements: Mapping[str, list[str]],
+    assessments: Iterable[AssessmentLike],
+    at: datetime,
+) -> Readiness:
+    """Ready only when active and every required kind has a completed, unexpired, ready result."""
+    if asset_status != AssetStatus.ACTIVE:
+        return Readiness(ReadinessState.NOT_READY, [asset_status])
+    assessments = list(assessments)
+    reasons = [
+        reason
+        for kind in requirements.get(asset_kind, [])
+        if (reason := _kind_reason(kind, latest_completed(assessments, kind, at), at))
+    ]
+    return Readiness(ReadinessState.NOT_READY if reasons else ReadinessState.READY, reasons)

@@ -1,0 +1,192 @@
+"""Reads for assets, custody and readiness. Every selector takes the organization first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Model, Q, QuerySet
+
+from registra.assets.choices import AssignmentKind, CustodyStatus
+from registra.assets.models import Asset, CustodyAssignment, ReadinessAssessment
+from registra.assets.readiness import Readiness, compute_readiness
+from registra.core.errors import NotFound
+from registra.organizations.models import Organization
+
+# Columns read for API v1 records, in the order the rows come back (API names beside them).
+ASSET_COLUMNS = (
+    ("id", "id"),
+    ("asset_key", "assetKey"),
+    ("asset_kind", "assetKind"),
+    ("display_name", "displayName"),
+    ("description", "description"),
+    ("source_kind", "sourceKind"),
+    ("status", "status"),
+    ("custodian_responsibility_id", "custodianResponsibilityId"),
+    ("commissioned_at", "commissionedAt"),
+    ("decommissioned_at", "decommissionedAt"),
+    ("created_at", "createdAt"),
+    ("updated_at", "updatedAt"),
+)
+CUSTODY_COLUMNS = (
+    ("id", "id"),
+    ("asset_id", "assetId"),
+    ("assignment_key", "assignmentKey"),
+    ("assignment_kind", "assignmentKind"),
+    ("subject_module_key", "subjectModuleKey"),
+    ("subject_resource_type", "subjectResourceType"),
+    ("subject_resource_id", "subjectResourceId"),
+    ("status", "status"),
+    ("started_at", "startedAt"),
+    ("ended_at", "endedAt"),
+    ("created_at", "createdAt"),
+    ("updated_at", "updatedAt"),
+)
+ASSESSMENT_COLUMNS = (
+    ("id", "id"),
+    ("asset_id", "assetId"),
+    ("readiness_assessment_key", "readinessAssessmentKey"),
+    ("assessment_kind", "assessmentKind"),
+    ("readiness_state", "readinessState"),
+    ("status", "status"),
+    ("performed_at", "performedAt"),
+    ("performed_by_responsibility_id", "performedByResponsibilityId"),
+    ("created_at", "createdAt"),
+    ("updated_at", "updatedAt"),
+)
+
+
+@dataclass(frozen=True)
+class Position:
+    """A keyset position: the last row returned (newest-first order by created_at, id)."""
+
+    created_at: datetime
+    id: str
+
+
+def _page(
+    model: type[Model],
+    organization_id: str,
+    filters: dict[str, Any],
+    after: Position | None,
+    limit: int,
+    columns: Sequence[tuple[str, str]],
+) -> list[tuple[Any, ...]]:
+    qs: QuerySet[Any] = model.objects.filter(  # type: ignore[attr-defined]
+        organization_id=organization_id, **filters
+    )
+    if after is not None:
+        # The redundant `created_at <= x` lets both databases seek the index before the OR.
+        qs = qs.filter(created_at__lte=after.created_at).filter(
+            Q(created_at__lt=after.created_at) | Q(created_at=after.created_at, id__lt=after.id)
+        )
+    qs = qs.order_by("-created_at", "-id")
+    return list(qs.values_list(*(c for c, _ in columns))[:limit])
+
+
+def asset_page(
+    organization_id: str, *, filters: dict[str, Any], after: Position | None, limit: int
+) -> list[tuple[Any, ...]]:
+    """One page of assets, newest first. ``filters`` are model lookups (status, asset_kind,
+    created_at__gt, updated_at__gt)."""
+    return _page(Asset, organization_id, filters, after, limit, ASSET_COLUMNS)
+
+
+def custody_page(
+    organization_id: str, *, filters: dict[str, Any], after: Position | None, limit: int
+) -> list[tuple[Any, ...]]:
+    return _page(CustodyAssignment, organization_id, filters, after, limit, CUSTODY_COLUMNS)
+
+
+def assessment_page(
+    organization_id: str, *, filters: dict[str, Any], after: Position | None, limit: int
+) -> list[tuple[Any, ...]]:
+    return _page(ReadinessAssessment, organization_id, filters, after, limit, ASSESSMENT_COLUMNS)
+
+
+def asset_row(organization_id: str, asset_id: str) -> tuple[Any, ...]:
+    """One asset's API columns; NotFound when absent or in another organization."""
+    row = (
+        Asset.objects.filter(organization_id=organization_id, id=asset_id)
+        .values_list(*(c for c, _ in ASSET_COLUMNS))
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"asset {asset_id} not found")
+    return row
+
+
+def asset_get(organization: Organization, asset_id: str) -> Asset:
+    asset = Asset.objects.filter(organization=organization, id=asset_id).first()
+    if asset is None:
+        raise NotFound(f"asset {asset_id} not found")
+    return asset
+
+
+def asset_get_by_key(organization: Organization, asset_key: str) -> Asset:
+    asset = Asset.objects.filter(organization=organization, asset_key=asset_key).first()
+    if asset is None:
+        raise NotFound(f"asset {asset_key} not found")
+    return asset
+
+
+def assets_for_update(organization: Organization, asset_ids: list[str]) -> list[Asset]:
+    """Lock the given assets of this organization (for bulk updates)."""
+    found: list[Asset] = []
+    for start in range(0, len(asset_ids), 900):
+        found += list(
+            Asset.objects.select_for_update().filter(
+                organization=organization, id__in=asset_ids[start : start + 900]
+            )
+        )
+    return found
+
+
+def active_primary(
+    organization: Organization, asset_id: str, *, lock: bool = False
+) -> CustodyAssignment | None:
+    qs = CustodyAssignment.objects.filter(
+        organization=organization,
+        asset_id=asset_id,
+        status=CustodyStatus.ACTIVE,
+        assignment_kind=AssignmentKind.PRIMARY,
+    )
+    return (qs.select_for_update() if lock else qs).first()
+
+
+def custody_history(organization: Organization, asset_id: str) -> list[CustodyAssignment]:
+    return list(
+        CustodyAssignment.objects.filter(organization=organization, asset_id=asset_id).order_by(
+            "-started_at", "-id"
+        )
+    )
+
+
+def assessment_history(organization: Organization, asset_id: str) -> list[ReadinessAssessment]:
+    return list(
+        ReadinessAssessment.objects.filter(organization=organization, asset_id=asset_id).order_by(
+            "-created_at", "-id"
+        )
+    )
+
+
+def asset_readiness(organization: Organization, asset: Asset, *, at: datetime) -> Readiness:
+    """The asset's computed readiness at ``at``, with reasons."""
+    requirements = organization.readiness_requirements or {}
+    required = requirements.get(asset.asset_kind, [])
+    assessments = (
+        ReadinessAssessment.objects.filter(
+            organization=organization, asset_id=asset.id, assessment_kind__in=required
+        )
+        if required
+        else ReadinessAssessment.objects.none()
+    )
+    return compute_readiness(
+        asset_status=asset.status,
+        asset_kind=asset.asset_kind,
+        requirements=requirements,
+        assessments=assessments,
+        at=at,
+    )

@@ -1,0 +1,206 @@
+"""The ``registra`` operator command: thin wrappers over migrations and services.
+
+Examples::
+
+    registra migrate
+    registra org create --slug skyline-mro --name "Skyline MRO"
+    registra demo-data --org skyline-mro --assets 5000 --seed 7
+    registra service-account create --org skyline-mro --name "Drift check" \
+        --scopes "assets:read" --json
+    registra serve --host 127.0.0.1 --port 8000 --workers 2
+    registra audit verify --org skyline-mro
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+
+OPERATOR_REASON = "Operator command line: registra {}"
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "registra.settings")
+    import django
+
+    django.setup()
+
+
+def _actor(command: str) -> Any:
+    from registra.core.audit import Actor
+
+    return Actor.system(f"cli:{command}")
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=1 if args.verbose else 0)
+    print("database is up to date")
+    return 0
+
+
+def cmd_org_create(args: argparse.Namespace) -> int:
+    from registra.organizations import services
+
+    org = services.organization_create(
+        actor=_actor("org create"),
+        reason=OPERATOR_REASON.format("org create"),
+        slug=args.slug,
+        name=args.name,
+        timezone=args.timezone,
+        locale=args.locale,
+    )
+    print(f"created organization {org.slug} ({org.id})")
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from registra.assets.demo import load_demo
+
+    summary = load_demo(org_slug=args.org, assets=args.assets, seed=args.seed, progress=print)
+    print(summary)
+    return 0
+
+
+def cmd_service_account_create(args: argparse.Namespace) -> int:
+    from registra.core.errors import field_error
+    from registra.core.timefmt import parse_timestamp
+    from registra.organizations import selectors, services
+
+    expires_at = None
+    if args.expires_at:
+        try:
+            expires_at = parse_timestamp(args.expires_at)
+        except ValueError as exc:
+            raise field_error("--expires-at", "must be an ISO 8601 timestamp") from exc
+    org = selectors.organization_get_by_slug(args.org)
+    issued = services.service_account_create(
+        organization=org,
+        actor=_actor("service-account create"),
+        reason=OPERATOR_REASON.format("service-account create"),
+        name=args.name,
+        scopes=args.scopes,
+        contact_email=args.contact_email,
+        expires_at=expires_at,
+    )
+    if args.json:
+        out = {"clientId": issued.account.id, "clientSecret": issued.secret}
+        print(orjson.dumps(out).decode())
+    else:
+        print(f"client id:     {issued.account.id}")
+        print(f"client secret: {issued.secret}")
+        print("The secret is shown only once; store it now.")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from registra.core.audit import verify_chain
+    from registra.organizations import selectors
+
+    org = selectors.organization_get_by_slug(args.org)
+    report = verify_chain(org.id)
+    if report.ok:
+        print(f"audit chain of {org.slug} is intact: {report.checked} events verified")
+        return 0
+    print(f"audit chain of {org.slug} is BROKEN: {report.problem}", file=sys.stderr)
+    return 1
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from registra.server import serve
+
+    serve(host=args.host, port=args.port, workers=args.workers)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="registra",
+        description="Registra operator commands.",
+        epilog=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--verbose", action="store_true", help="more output")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="create or upgrade the database schema").set_defaults(
+        func=cmd_migrate
+    )
+
+    org = sub.add_parser("org", help="organizations").add_subparsers(dest="org_cmd", required=True)
+    oc = org.add_parser("create", help="create an organization")
+    oc.add_argument("--slug", required=True, help="1-63 chars a-z 0-9 -, e.g. skyline-mro")
+    oc.add_argument("--name", required=True)
+    oc.add_argument("--timezone", default="UTC", help="IANA time zone (default UTC)")
+    oc.add_argument("--locale", default="en-US")
+    oc.set_defaults(func=cmd_org_create)
+
+    demo = sub.add_parser("demo-data", help="load a realistic aviation-maintenance register")
+    demo.add_argument("--org", required=True, help="organization slug (created if missing)")
+    demo.add_argument("--assets", type=_positive_int, default=2000, help="number of assets")
+    demo.add_argument("--seed", type=int, default=1, help="random seed (same seed, same data)")
+    demo.set_defaults(func=cmd_demo_data)
+
+    sa = sub.add_parser("service-account", help="API service accounts").add_subparsers(
+        dest="sa_cmd", required=True
+    )
+    sac = sa.add_parser("create", help="create a service account; prints its secret once")
+    sac.add_argument("--org", required=True)
+    sac.add_argument("--name", required=True)
+    sac.add_argument("--scopes", required=True, help='e.g. "assets:read organization:read"')
+    sac.add_argument("--contact-email", default="")
+    sac.add_argument("--expires-at", default=None, help="ISO 8601 timestamp")
+    sac.add_argument("--json", action="store_true", help="print {clientId, clientSecret}")
+    sac.set_defaults(func=cmd_service_account_create)
+
+    serve = sub.add_parser("serve", help="run the production HTTP server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=_port, default=8000)
+    serve.add_argument("--workers", type=_positive_int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    aud = sub.add_parser("audit", help="audit log").add_subparsers(dest="audit_cmd", required=True)
+    av = aud.add_parser("verify", help="verify an organization's audit chain")
+    av.add_argument("--org", required=True)
+    av.set_defaults(func=cmd_audit_verify)
+    return p
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = _positive_int(raw)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 1-65535, got {value}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _setup()
+    from registra.core.errors import RegistraError
+
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except RegistraError as exc:
+        print(f"registra: error: {exc.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,223 @@
+"""Record audit events in the caller's transaction and verify an organization's chain."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+from django.db import transaction
+
+from registra.core.ids import new_id
+from registra.core.models import AuditChainHead, AuditEvent
+from registra.core.timefmt import api_format, now, to_micros
+
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change: a member (``user_``), a service account (``svc_``) or a system job."""
+
+    kind: str  # "member" | "service-account" | "system"
+    id: str
+    label: str = ""
+
+    @classmethod
+    def system(cls, job: str) -> Actor:
+        return cls(kind="system", id=f"system:{job}", label=job)
+
+
+@dataclass
+class PendingEvent:
+    """An event not yet chained: services build these, ``record_many`` appends them."""
+
+    action: str
+    subject_type: str
+    subject_id: str
+    before: Mapping[str, Any] | None = None
+    after: Mapping[str, Any] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-safe copy of a diff value (timestamps in API format, dates in ISO)."""
+    if isinstance(value, datetime):
+        return api_format(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[dict, dict]:
+    """Only the fields that differ, as (before, after)."""
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+def _canonical(event: AuditEvent) -> bytes:
+    content = {
+        "id": event.id,
+        "organizationId": event.organization_id,
+        "seq": event.seq,
+        "occurredAt": to_micros(event.occurred_at),
+        "actorType": event.actor_type,
+        "actorId": event.actor_id,
+        "actorLabel": event.actor_label,
+        "action": event.action,
+        "subjectType": event.subject_type,
+        "subjectId": event.subject_id,
+        "reason": event.reason,
+        "diff": event.diff,
+    }
+    return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+
+
+def event_hash(prev_hash: str, event: AuditEvent) -> str:
+    return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical(event)).hexdigest()
+
+
+def _locked_head(organization_id: str) -> AuditChainHead:
+    head, _ = AuditChainHead.objects.get_or_create(
+        organization_id=organization_id, defaults={"seq": 0, "hash": GENESIS_HASH}
+    )
+    return AuditChainHead.objects.select_for_update().get(pk=head.pk)
+
+
+def record_many(
+    *,
+    organization_id: str,
+    actor: Actor,
+    reason: str,
+    events: Sequence[PendingEvent],
+    at: datetime | None = None,
+) -> list[AuditEvent]:
+    """Append events to the organization's chain. Must run inside the caller's transaction."""
+    if not events:
+        return []
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit events must be recorded inside the mutation's transaction")
+    head = _locked_head(organization_id)
+    occurred_at = at or now()
+    rows: list[AuditEvent] = []
+    seq, prev = head.seq, head.hash
+    for pending in events:
+        seq += 1
+        diff: dict[str, Any] = {
+            "before": jsonable(pending.before) if pending.before is not None else None,
+            "after": jsonable(pending.after) if pending.after is not None else None,
+        }
+        if pending.extra:
+            diff.update(jsonable(dict(pending.extra)))
+        row = AuditEvent(
+            id=new_id("evt"),
+            organization_id=organization_id,
+            seq=seq,
+            occurred_at=occurred_at,
+            actor_type=actor.kind,
+            actor_id=actor.id,
+            actor_label=actor.label[:300],
+            action=pending.action,
+            subject_type=pending.subject_type,
+            subject_id=pending.subject_id,
+            reason=reason,
+            diff=diff,
+            prev_hash=prev,
+        )
+        row.hash = event_hash(prev, row)
+        prev = row.hash
+        rows.append(row)
+    AuditEvent.objects.bulk_create(rows, batch_size=2000)
+    head.seq, head.hash = seq, prev
+    head.save(update_fields=["seq", "hash"])
+    return rows
+
+
+def record(
+    *,
+    organization_id: str,
+    actor: Actor,
+    reason: str,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event (see ``record_many``)."""
+    pending = PendingEvent(action, subject_type, subject_id, before, after, extra or {})
+    return record_many(
+        organization_id=organization_id, actor=actor, reason=reason, events=[pending]
+    )[0]
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The outcome of a verification: ``ok``, how many events were checked, the first bad one."""
+
+    ok: bool
+    checked: int
+    bad_event_id: str | None = None
+    bad_seq: int | None = None
+    problem: str = ""
+
+
+def _iter_events(organization_id: str) -> Iterable[AuditEvent]:
+    return (
+        AuditEvent.objects.filter(organization_id=organization_id)
+        .order_by("seq")
+        .iterator(chunk_size=5000)
+    )
+
+
+def verify_chain(organization_id: str) -> ChainReport:
+    """Walk the chain in order; report the first edited, missing or reordered event."""
+    prev, expected_seq, checked = GENESIS_HASH, 1, 0
+    for event in _iter_events(organization_id):
+        if event.seq != expected_seq:
+            return ChainReport(
+                False,
+                checked,
+                event.id,
+                event.seq,
+                f"event {event.id} has sequence {event.seq}, expected {expected_seq}: "
+                "an earlier event was deleted",
+            )
+        if event.prev_hash != prev:
+            return ChainReport(
+                False,
+                checked,
+                event.id,
+                event.seq,
+                f"event {event.id} (sequence {event.seq}) does not follow the previous event: "
+                "events were reordered or removed",
+            )
+        if event_hash(prev, event) != event.hash:
+            return ChainReport(
+                False,
+                checked,
+                event.id,
+                event.seq,
+                f"event {event.id} (sequence {event.seq}) was edited: its content no longer "
+                "matches its hash",
+            )
+        prev, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
+    head = AuditChainHead.objects.filter(organization_id=organization_id).first()
+    if head is not None and (head.seq != checked or head.hash != prev):
+        return ChainReport(
+            False,
+            checked,
+            None,
+            checked + 1,
+            f"the chain ends at sequence {checked} but the head records {head.seq}: "
+            "the latest events were deleted",
+        )
+    return ChainReport(True, checked)

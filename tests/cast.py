@@ -1,0 +1,139 @@
+"""The fixed test cast: two organizations with overlapping asset keys, one member of each role,
+an outsider (a member of the other organization), and service accounts with and without
+``assets:read``. Tests run on SQLite by default and on PostgreSQL when DATABASE_URL says so."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from registra.assets import services as asset_services
+from registra.assets.models import Asset, ReadinessAssessment
+from registra.core.audit import Actor
+from registra.core.timefmt import now
+from registra.organizations import services as org_services
+from registra.organizations.models import Member, Organization, ServiceAccount
+
+SYSTEM = Actor.system("tests")
+REASON = "Test fixture setup for the cast"
+
+
+@dataclass
+class Credentials:
+    account: ServiceAccount
+    secret: str
+
+
+@dataclass
+class Cast:
+    org: Organization
+    other_org: Organization
+    admin: Member
+    editor: Member
+    auditor: Member
+    viewer: Member
+    technician: Member
+    outsider: Member
+    reader: Credentials  # assets:read in org
+    org_reader: Credentials  # organization:read only, in org
+    other_reader: Credentials  # assets:read in other_org
+
+    def actor(self, member: Member) -> Actor:
+        return org_services.actor_for_member(member)
+
+
+def _people(org: Organization, prefix: str) -> list[Member]:
+    roles = [
+        ("admin", "Ada Admin"),
+        ("editor", "Eddie Editor"),
+        ("auditor", "Audrey Auditor"),
+        ("viewer", "Vic Viewer"),
+        ("editor", "Tess Technician"),
+    ]
+    return org_services.member_bulk_create_active(
+        organization=org,
+        actor=SYSTEM,
+        reason=REASON,
+        people=[
+            {
+                "email": f"{prefix}.{name.split()[0].lower()}@example.test",
+                "fullName": name,
+                "role": role,
+                "externalEmployeeId": f"{prefix.upper()}-{i:03d}",
+            }
+            for i, (role, name) in enumerate(roles)
+        ],
+    )
+
+
+def _creds(org: Organization, name: str, scopes: str) -> Credentials:
+    issued = org_services.service_account_create(
+        organization=org, actor=SYSTEM, reason=REASON, name=name, scopes=scopes
+    )
+    return Credentials(issued.account, issued.secret)
+
+
+def build_cast() -> Cast:
+    """Create the cast in the current test database."""
+    org = org_services.organization_create(
+        actor=SYSTEM,
+        reason=REASON,
+        slug="skyline-mro",
+        name="Skyline MRO",
+        timezone="Europe/Berlin",
+        readiness_requirements={"calibrated-tool": ["calibration"]},
+    )
+    other = org_services.organization_create(
+        actor=SYSTEM, reason=REASON, slug="harbor-aero", name="Harbor Aero"
+    )
+    admin, editor, auditor, viewer, technician = _people(org, "sky")
+    outsider = _people(other, "harbor")[0]
+    return Cast(
+        org=org,
+        other_org=other,
+        admin=admin,
+        editor=editor,
+        auditor=auditor,
+        viewer=viewer,
+        technician=technician,
+        outsider=outsider,
+        reader=_creds(org, "Drift check", "assets:read"),
+        org_reader=_creds(org, "Org lookup", "organization:read"),
+        other_reader=_creds(other, "Harbor drift", "assets:read"),
+    )
+
+
+def make_asset(org: Organization, key: str, **overrides: Any) -> Asset:
+    """An active calibrated tool unless overridden."""
+    spec: dict[str, Any] = {
+        "asset_key": key,
+        "asset_kind": "calibrated-tool",
+        "display_name": f"Tool {key}",
+        "status": "active",
+    }
+    spec.update(overrides)
+    return asset_services.asset_create(organization=org, actor=SYSTEM, reason=REASON, **spec)
+
+
+def calibrate(
+    org: Organization, asset: Asset, *, days_valid: int = 180, state: str = "ready"
+) -> ReadinessAssessment:
+    """A completed calibration performed yesterday, valid for ``days_valid`` days."""
+    r = asset_services.readiness_schedule(
+        organization=org,
+        actor=SYSTEM,
+        reason=REASON,
+        asset_id=asset.id,
+        assessment_kind="calibration",
+    )
+    performed = now() - timedelta(days=1)
+    return asset_services.readiness_complete(
+        organization=org,
+        actor=SYSTEM,
+        reason=REASON,
+        assessment_id=r.id,
+        readiness_state=state,
+        performed_at=performed,
+        valid_until=performed + timedelta(days=days_valid),
+    )
