@@ -17,7 +17,7 @@ from registra.organizations.models import (
     ResponsibilityAssignment,
     ServiceAccount,
 )
-from registra.organizations.services import token_hash
+from registra.organizations.tokens import token_hash
 
 
 def organization_get_by_slug(slug: str) -> Organization:

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
-from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 
 from registra.core import audit, validation
 from registra.core.audit import Actor
-from registra.core.errors import Conflict, NotFound, Unauthenticated, Unprocessable, field_error
+from registra.core.errors import Conflict, NotFound, Unprocessable, field_error
 from registra.core.timefmt import now
 from registra.organizations.choices import (
     ALL_SCOPES,
@@ -650,61 +649,3 @@ def service_account_delete(
         sa.secret_hash = make_password(None)
         sa.save(update_fields=["secret_hash"])
         return sa
-
-
-@dataclass(frozen=True)
-class IssuedToken:
-    access_token: str
-    expires_in: int
-    scopes: list[str]
-
-
-# A fixed hash to compare against when the client id is unknown, so timing does not tell.
-_DUMMY_HASH = make_password("registra-dummy-secret")
-
-
-@transaction.atomic
-def token_issue(*, client_id: str, client_secret: str) -> IssuedToken:
-    """Client-credentials grant: an opaque token valid for the configured TTL (900 s)."""
-    sa = ServiceAccount.objects.select_related("organization").filter(id=client_id or "").first()
-    secret_ok = check_password(client_secret or "", sa.secret_hash if sa else _DUMMY_HASH)
-    if sa is None or not secret_ok:
-        raise Unauthenticated("invalid client credentials")
-    at = now()
-    if sa.status != ServiceAccountStatus.ACTIVE or (sa.expires_at and sa.expires_at <= at):
-        raise Unauthenticated("invalid client credentials")
-    if sa.organization.status != OrganizationStatus.ACTIVE:
-        raise Unauthenticated("invalid client credentials")
-    ttl = settings.REGISTRA_TOKEN_TTL_SECONDS
-    expires_at = at + timedelta(seconds=ttl)
-    if sa.expires_at and sa.expires_at < expires_at:
-        expires_at = sa.expires_at
-    raw = "rtok_" + secrets.token_urlsafe(32)
-    token = AccessToken.objects.create(
-        organization_id=sa.organization_id,
-        service_account=sa,
-        token_hash=_sha256(raw),
-        scopes=sa.scopes,
-        created_at=at,
-        expires_at=expires_at,
-    )
-    ServiceAccount.objects.filter(pk=sa.pk).update(last_used_at=at)
-    audit.record(
-        organization_id=sa.organization_id,
-        actor=actor_for_service_account(sa),
-        reason="Client credentials grant",
-        action="token.issued",
-        subject_type="access-token",
-        subject_id=token.id,
-        extra={"scopes": token.scopes, "expiresAt": expires_at},
-    )
-    return IssuedToken(
-        access_token=raw,
-        expires_in=int((expires_at - at).total_seconds()),
-        scopes=list(token.scopes),
-    )
-
-
-def token_hash(raw: str) -> str:
-    """The stored form of an access token."""
-    return _sha256(raw)

@@ -1,0 +1,81 @@
+"""The one versioned NinjaAPI for v1, its routers and the one error handler."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from registra.api.v1 import assets, errors, organization, token
+from registra.core.errors import RegistraError
+
+log = logging.getLogger("registra.api")
+
+api = NinjaAPI(
+    title="Registra Assets API",
+    version="1",
+    description=(
+        "Read-only access to the governed asset register: assets, custody assignments and "
+        "readiness assessments. Authenticate with a service account's client credentials at "
+        "`POST /api/v1/auth/token`, then send `Authorization: Bearer <token>`. Lists are "
+        "newest first and keyset-paginated with opaque cursors. Every response carries "
+        "`X-Request-Id` and the `X-RateLimit-*` headers."
+    ),
+    urls_namespace="api-v1",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+api.add_router("", token.router)
+api.add_router("", assets.router)
+api.add_router("", organization.router)
+
+
+def _loc(loc: tuple | list) -> list[str | int]:
+    parts = list(loc)
+    if parts and parts[0] in {"query", "path", "body", "header"}:
+        parts = parts[1:]
+    return [p if isinstance(p, int) else str(p) for p in parts]
+
+
+def _message(path: list[str | int], message: str) -> str:
+    if path and path[0] == "limit":
+        return "must be an integer from 1 to 200"
+    return message
+
+
+@api.exception_handler(NinjaValidationError)
+def _validation(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    issues = []
+    for item in exc.errors:
+        path = _loc(item.get("loc", ()))
+        issues.append({"path": path, "message": _message(path, str(item.get("msg", "invalid")))})
+    names = ", ".join(str(i["path"][0]) for i in issues if i["path"]) or "request"
+    return errors.error_response(
+        request, status=400, code="validation", message=f"invalid {names}", issues=issues
+    )
+
+
+@api.exception_handler(RegistraError)
+def _domain(request: HttpRequest, exc: RegistraError) -> HttpResponse:
+    return errors.from_exception(request, exc)
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return errors.default_for_status(request, 404)
+
+
+@api.exception_handler(HttpError)
+def _http(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return errors.default_for_status(request, exc.status_code)
+
+
+@api.exception_handler(Exception)
+def _internal(request: HttpRequest, exc: Exception) -> HttpResponse:
+    log.exception(
+        "unhandled error in API v1", extra={"request_id": getattr(request, "request_id", "")}
+    )
+    return errors.default_for_status(request, 500)

@@ -1,0 +1,141 @@
+"""``/api/v1/assets`` and its custody and readiness sub-collections (read-only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Query, Router
+
+from registra.api.v1 import render
+from registra.api.v1.auth import require_scope
+from registra.api.v1.errors import json_response
+from registra.api.v1.listing import DEFAULT_LIMIT, page_response
+from registra.api.v1.listing import time_filters as _times
+from registra.api.v1.schemas import (
+    READ_ERRORS,
+    AssetListOut,
+    AssetOneOut,
+    AssetStatusFilter,
+    CustodyListOut,
+    CustodyStatusFilter,
+    ErrorOut,
+    ReadinessListOut,
+    ReadinessStateFilter,
+)
+from registra.assets import selectors
+
+router = Router(tags=["assets"])
+SCOPE = "assets:read"
+
+LIMIT = Query(DEFAULT_LIMIT, description="Page size, 1-200 (larger values are clamped to 200).")
+CURSOR = Query(None, description="The nextCursor of the previous page, with the same filters.")
+CREATED_AFTER = Query(None, description="Only records created after this timestamp.")
+UPDATED_AFTER = Query(None, description="Only records updated after this timestamp.")
+
+
+@router.get("/assets", response={200: AssetListOut, **READ_ERRORS}, summary="List assets")
+def list_assets(
+    request: HttpRequest,
+    status: AssetStatusFilter | None = None,
+    assetKind: str | None = Query(None, max_length=64),
+    createdAfter: datetime | None = CREATED_AFTER,
+    updatedAfter: datetime | None = UPDATED_AFTER,
+    limit: int = LIMIT,
+    cursor: str | None = CURSOR,
+) -> HttpResponse:
+    """Assets newest first (creation time, then id), keyset-paginated."""
+    ctx = require_scope(request, SCOPE)
+    lookups = _times(createdAfter, updatedAfter)
+    if status is not None:
+        lookups["status"] = status.value
+    if assetKind is not None:
+        lookups["asset_kind"] = assetKind
+    return page_response(
+        organization_id=ctx.organization_id,
+        endpoint="assets",
+        key="assets",
+        reader=selectors.asset_page,
+        columns=selectors.ASSET_COLUMNS,
+        lookups=lookups,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get(
+    "/assets/custody-assignments",
+    response={200: CustodyListOut, **READ_ERRORS},
+    summary="List custody assignments",
+)
+def list_custody_assignments(
+    request: HttpRequest,
+    assetId: str | None = Query(None, max_length=64),
+    status: CustodyStatusFilter | None = None,
+    createdAfter: datetime | None = CREATED_AFTER,
+    updatedAfter: datetime | None = UPDATED_AFTER,
+    limit: int = LIMIT,
+    cursor: str | None = CURSOR,
+) -> HttpResponse:
+    """Custody assignments newest first; filter to one asset with ``assetId``."""
+    ctx = require_scope(request, SCOPE)
+    lookups = _times(createdAfter, updatedAfter)
+    if assetId is not None:
+        lookups["asset_id"] = assetId
+    if status is not None:
+        lookups["status"] = status.value
+    return page_response(
+        organization_id=ctx.organization_id,
+        endpoint="custody-assignments",
+        key="custodyAssignments",
+        reader=selectors.custody_page,
+        columns=selectors.CUSTODY_COLUMNS,
+        lookups=lookups,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get(
+    "/assets/readiness-assessments",
+    response={200: ReadinessListOut, **READ_ERRORS},
+    summary="List readiness assessments",
+)
+def list_readiness_assessments(
+    request: HttpRequest,
+    assetId: str | None = Query(None, max_length=64),
+    readinessState: ReadinessStateFilter | None = None,
+    createdAfter: datetime | None = CREATED_AFTER,
+    updatedAfter: datetime | None = UPDATED_AFTER,
+    limit: int = LIMIT,
+    cursor: str | None = CURSOR,
+) -> HttpResponse:
+    """Readiness assessments newest first; filter by asset or readiness state."""
+    ctx = require_scope(request, SCOPE)
+    lookups = _times(createdAfter, updatedAfter)
+    if assetId is not None:
+        lookups["asset_id"] = assetId
+    if readinessState is not None:
+        lookups["readiness_state"] = readinessState.value
+    return page_response(
+        organization_id=ctx.organization_id,
+        endpoint="readiness-assessments",
+        key="readinessAssessments",
+        reader=selectors.assessment_page,
+        columns=selectors.ASSESSMENT_COLUMNS,
+        lookups=lookups,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get(
+    "/assets/{assetId}",
+    response={200: AssetOneOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 429: ErrorOut},
+    summary="Get one asset",
+)
+def get_asset(request: HttpRequest, assetId: str) -> HttpResponse:
+    """One asset; 404 when it does not exist or belongs to another organization."""
+    ctx = require_scope(request, SCOPE)
+    row = selectors.asset_row(ctx.organization_id, assetId)
+    return json_response({"asset": render.records([row], selectors.ASSET_COLUMNS)[0]})

@@ -1,0 +1,34 @@
+"""``/api/v1/organization``: the token's own organization."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Router
+
+from registra.api.v1.auth import require_scope
+from registra.api.v1.errors import json_response
+from registra.api.v1.schemas import ErrorOut, OrganizationOneOut
+from registra.organizations.selectors import organization_get
+
+router = Router(tags=["organization"])
+
+
+@router.get(
+    "/organization",
+    response={200: OrganizationOneOut, 401: ErrorOut, 403: ErrorOut, 429: ErrorOut},
+    summary="Get the organization of the token",
+)
+def get_organization(request: HttpRequest) -> HttpResponse:
+    ctx = require_scope(request, "organization:read")
+    org = organization_get(ctx.organization_id)
+    return json_response(
+        {
+            "organization": {
+                "id": org.id,
+                "slug": org.slug,
+                "name": org.name,
+                "locale": org.locale,
+                "timezone": org.timezone,
+            }
+        }
+    )

@@ -1,0 +1,140 @@
+"""Response schemas for the OpenAPI document. Handlers render JSON directly (orjson) for
+speed; tests check that real responses match these schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from ninja import Schema
+from pydantic import Field
+
+
+class AssetStatusFilter(StrEnum):
+    planned = "planned"
+    active = "active"
+    inactive = "inactive"
+    decommissioned = "decommissioned"
+
+
+class CustodyStatusFilter(StrEnum):
+    active = "active"
+    ended = "ended"
+
+
+class ReadinessStateFilter(StrEnum):
+    ready = "ready"
+    conditionally_ready = "conditionally-ready"
+    not_ready = "not-ready"
+    unknown = "unknown"
+
+
+class AssetOut(Schema):
+    id: str = Field(examples=["asset_01HXY3M4Q8Z9V2K7T5R6W1N0PA"])
+    assetKey: str
+    assetKind: str
+    displayName: str
+    description: str
+    sourceKind: str
+    status: AssetStatusFilter
+    custodianResponsibilityId: str | None
+    commissionedAt: datetime | None
+    decommissionedAt: datetime | None
+    createdAt: datetime
+    updatedAt: datetime
+
+
+class CustodyAssignmentOut(Schema):
+    id: str
+    assetId: str
+    assignmentKey: str
+    assignmentKind: str = Field(description="primary, secondary or loan")
+    subjectModuleKey: str
+    subjectResourceType: str
+    subjectResourceId: str
+    status: CustodyStatusFilter
+    startedAt: datetime
+    endedAt: datetime | None
+    createdAt: datetime
+    updatedAt: datetime
+
+
+class ReadinessAssessmentOut(Schema):
+    id: str
+    assetId: str
+    readinessAssessmentKey: str
+    assessmentKind: str
+    readinessState: ReadinessStateFilter
+    status: str = Field(description="scheduled, in-progress, completed or cancelled")
+    performedAt: datetime | None
+    performedByResponsibilityId: str | None
+    createdAt: datetime
+    updatedAt: datetime
+
+
+class PaginationOut(Schema):
+    nextCursor: str | None = Field(
+        description="Opaque cursor for the next page; null on the last page."
+    )
+    limit: int = Field(description="The page size used (requests above 200 are clamped).")
+
+
+class AssetListOut(Schema):
+    assets: list[AssetOut]
+    pagination: PaginationOut
+
+
+class AssetOneOut(Schema):
+    asset: AssetOut
+
+
+class CustodyListOut(Schema):
+    custodyAssignments: list[CustodyAssignmentOut]
+    pagination: PaginationOut
+
+
+class ReadinessListOut(Schema):
+    readinessAssessments: list[ReadinessAssessmentOut]
+    pagination: PaginationOut
+
+
+class OrganizationOut(Schema):
+    id: str
+    slug: str
+    name: str
+    locale: str
+    timezone: str
+
+
+class OrganizationOneOut(Schema):
+    organization: OrganizationOut
+
+
+class IssueOut(Schema):
+    path: list[str | int]
+    message: str
+
+
+class ErrorOut(Schema):
+    error: str = Field(
+        description="validation, invalid_cursor, unauthenticated, forbidden, not_found, "
+        "method_not_allowed, rate_limited or internal"
+    )
+    message: str
+    requestId: str
+    issues: list[IssueOut] | None = None
+
+
+class TokenOut(Schema):
+    access_token: str
+    token_type: str = Field(examples=["Bearer"])
+    expires_in: int = Field(examples=[900])
+    scope: str = Field(examples=["assets:read"])
+
+
+READ_ERRORS: dict[int, type[Schema]] = {
+    400: ErrorOut,
+    401: ErrorOut,
+    403: ErrorOut,
+    429: ErrorOut,
+}
