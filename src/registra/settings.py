@@ -6,6 +6,7 @@ SQLite in ``REGISTRA_DATA_DIR`` by default, PostgreSQL through ``DATABASE_URL``,
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -39,21 +40,27 @@ def _env_bool(name: str, default: bool) -> bool:
 DATA_DIR = Path(os.environ.get("REGISTRA_DATA_DIR", "var")).resolve()
 DEBUG = _env_bool("REGISTRA_DEBUG", False)
 SECRET_KEY = os.environ.get("REGISTRA_SECRET_KEY", "")
-if not SECRET_KEY:
-    # A stable per-install key kept beside the SQLite file, so cursors survive restarts.
-    _key_file = DATA_DIR / "secret_key"
-    if _key_file.exists():
-        SECRET_KEY = _key_file.read_text().strip()
-    else:
-        import secrets
 
-        SECRET_KEY = secrets.token_urlsafe(50)
-        try:
-            DATA_DIR.mkdir(parents=True, exist_ok=True)
-            _key_file.write_text(SECRET_KEY)
-            _key_file.chmod(0o600)
-        except OSError:
-            pass
+
+def _install_secret_key() -> str:
+    """A stable per-install key beside the SQLite file, so cursors survive restarts and every
+    worker process signs with the same key (created once, exclusively, then always re-read)."""
+    import secrets
+
+    key_file = DATA_DIR / "secret_key"
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        fd = os.open(key_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+    key = key_file.read_text().strip()
+    if not key:
+        raise ImproperlyConfigured(f"{key_file} is empty; delete it or set REGISTRA_SECRET_KEY")
+    return key
+
+
+if not SECRET_KEY:
+    SECRET_KEY = _install_secret_key()
 
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("REGISTRA_ALLOWED_HOSTS", "*").split(",")]
 
@@ -153,10 +160,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
-try:
+with contextlib.suppress(OSError):
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-except OSError:
-    pass
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

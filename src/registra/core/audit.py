@@ -180,7 +180,7 @@ def _iter_events(organization_id: str) -> Iterable[AuditEvent]:
 
 def verify_chain(organization_id: str) -> ChainReport:
     """Walk the chain in order; report the first edited, missing or reordered event."""
-    prev, expected_seq, checked = GENESIS_HASH, 1, 0
+    prev, expected_seq, checked, last_id = GENESIS_HASH, 1, 0, None
     for event in _iter_events(organization_id):
         if event.seq != expected_seq:
             return ChainReport(
@@ -210,8 +210,9 @@ def verify_chain(organization_id: str) -> ChainReport:
                 "matches its hash",
             )
         prev, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
+        last_id = event.id
     head = AuditChainHead.objects.filter(organization_id=organization_id).first()
-    if head is not None and (head.seq != checked or head.hash != prev):
+    if head is not None and head.seq != checked:
         return ChainReport(
             False,
             checked,
@@ -219,5 +220,15 @@ def verify_chain(organization_id: str) -> ChainReport:
             checked + 1,
             f"the chain ends at sequence {checked} but the head records {head.seq}: "
             "the latest events were deleted",
+        )
+    if head is not None and head.hash != prev:
+        # The walk itself was consistent, so the last event was edited and re-hashed.
+        return ChainReport(
+            False,
+            checked,
+            last_id,
+            checked,
+            f"event {last_id} (sequence {checked}) was edited: it no longer matches the hash "
+            "the chain head recorded",
         )
     return ChainReport(True, checked)

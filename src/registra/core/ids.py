@@ -33,4 +33,4 @@ def new_id(prefix: str) -> str:
 def is_id(value: str, prefix: str) -> bool:
     """True when ``value`` is a well-formed id with the given prefix."""
     m = _ID_RE.match(value)
-    return bool(m) and m.group(1) == prefix
+    return m is not None and m.group(1) == prefix

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import models
 from django.db.models import Q
@@ -83,7 +85,7 @@ class Member(AbstractBaseUser):
 
     USERNAME_FIELD = "id"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
         constraints = [

@@ -1,0 +1,40 @@
+# Registra: the two commands a new user needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_ORG ?= skyline-mro
+DEMO_ASSETS ?= 2000
+
+.PHONY: setup demo test lint bench clean
+
+$(BIN)/registra: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/registra
+
+setup: $(BIN)/registra
+
+# Set everything up on SQLite, load the demo register once, print a demo service account's
+# credentials and run the production server.
+demo: setup
+	HOST=$(HOST) PORT=$(PORT) DEMO_ORG=$(DEMO_ORG) DEMO_ASSETS=$(DEMO_ASSETS) bash scripts/demo.sh
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+	REGISTRA_DATA_DIR=$$(mktemp -d) $(BIN)/django-admin makemigrations --check --dry-run \
+		--settings registra.settings
+
+# The whole suite: lint, type check, migrations check, tests (SQLite unless DATABASE_URL is set).
+test: lint
+	$(BIN)/pytest -q
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

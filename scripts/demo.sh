@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Used by `make demo`: migrate the SQLite database, load the demo register once, create a demo
+# service account, print how to use it, then run the server in the foreground.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+export REGISTRA_DATA_DIR="${REGISTRA_DATA_DIR:-$PWD/var}"
+HOST="${HOST:-127.0.0.1}"
+PORT="${PORT:-8000}"
+ORG="${DEMO_ORG:-skyline-mro}"
+ASSETS="${DEMO_ASSETS:-2000}"
+
+"$BIN/registra" migrate
+marker="$REGISTRA_DATA_DIR/.demo-$ORG"
+if [ ! -f "$marker" ]; then
+  "$BIN/registra" demo-data --org "$ORG" --assets "$ASSETS" --seed 1
+  touch "$marker"
+fi
+creds=$("$BIN/registra" service-account create --org "$ORG" --name "Demo integration" \
+  --scopes "assets:read organization:read" --json)
+client_id=$("$BIN/python" -c 'import json,sys; print(json.load(sys.stdin)["clientId"])' <<<"$creds")
+client_secret=$("$BIN/python" -c 'import json,sys; print(json.load(sys.stdin)["clientSecret"])' <<<"$creds")
+
+cat <<MSG
+
+  Registra is starting at http://$HOST:$PORT/
+  API reference:          http://$HOST:$PORT/api/v1/docs
+  Demo service account (shown once, a new one on every start):
+    client id:     $client_id
+    client secret: $client_secret
+
+  Try it:
+    TOKEN=\$(curl -s -X POST http://$HOST:$PORT/api/v1/auth/token \\
+      -H 'Content-Type: application/json' \\
+      -d '{"grant_type":"client_credentials","client_id":"$client_id","client_secret":"$client_secret"}' \\
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+    curl -s -H "Authorization: Bearer \$TOKEN" 'http://$HOST:$PORT/api/v1/assets?limit=2'
+
+MSG
+exec "$BIN/registra" serve --host "$HOST" --port "$PORT" --workers "${WORKERS:-2}"
