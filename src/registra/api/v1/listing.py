@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.http import HttpResponse
@@ -25,12 +25,17 @@ def clamp_limit(limit: int) -> int:
     return min(limit, MAX_LIMIT)
 
 
+def _utc(value: datetime) -> datetime:
+    """A timestamp without an offset is taken as UTC, like every timestamp the API returns."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def time_filters(created_after: datetime | None, updated_after: datetime | None) -> dict:
     lookups: dict[str, Any] = {}
     if created_after is not None:
-        lookups["created_at__gt"] = created_after
+        lookups["created_at__gt"] = _utc(created_after)
     if updated_after is not None:
-        lookups["updated_at__gt"] = updated_after
+        lookups["updated_at__gt"] = _utc(updated_after)
     return lookups
 
 
