@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from django.core.cache import cache
+from django.test import override_settings
 
 from tests.cast import Cast, build_cast
 
@@ -12,6 +15,23 @@ from tests.cast import Cast, build_cast
 def _clear_cache() -> None:
     # Rate-limit counters live in the cache; each test starts with fresh buckets.
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashes(request: pytest.FixtureRequest) -> Iterator[None]:
+    # Secrets and passwords are PBKDF2 hashes in production (about 0.3 s each); a fast hasher
+    # first keeps that out of every test's cast. PBKDF2 stays listed, so existing hashes and the
+    # token endpoint's dummy comparison work as in production. Tests marked
+    # ``production_hashers`` run with the production setting.
+    if request.node.get_closest_marker("production_hashers"):
+        yield
+        return
+    hashers = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+    with override_settings(PASSWORD_HASHERS=hashers):
+        yield
 
 
 @pytest.fixture

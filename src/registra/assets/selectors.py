@@ -132,6 +132,18 @@ def asset_get_by_key(organization: Organization, asset_key: str) -> Asset:
     return asset
 
 
+def asset_keys_taken(organization: Organization, asset_keys: list[str]) -> set[str]:
+    """Which of these asset keys are already registered in the organization."""
+    taken: set[str] = set()
+    for start in range(0, len(asset_keys), 900):
+        taken.update(
+            Asset.objects.filter(
+                organization=organization, asset_key__in=asset_keys[start : start + 900]
+            ).values_list("asset_key", flat=True)
+        )
+    return taken
+
+
 def assets_for_update(organization: Organization, asset_ids: list[str]) -> list[Asset]:
     """Lock the given assets of this organization (for bulk updates)."""
     found: list[Asset] = []

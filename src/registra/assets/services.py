@@ -4,7 +4,7 @@ records its audit event (one per record, bulk variants included) in that transac
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ from registra.assets.choices import (
     ReadinessState,
 )
 from registra.assets.models import Asset, CustodyAssignment, ReadinessAssessment
-from registra.core import audit, validation
+from registra.core import audit, bulk, validation
 from registra.core.audit import Actor, PendingEvent
 from registra.core.errors import Conflict, NotFound, Unprocessable, ValidationFailed, field_error
 from registra.core.ids import new_id
@@ -34,6 +34,17 @@ from registra.organizations.models import Member, Organization, ResponsibilityAs
 ASSET_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 RECORD_KEY_RE = ASSET_KEY_RE
 _KEY_RULE = "must start with a letter or digit and use only A-Z a-z 0-9 . _ : -"
+# Allowed values, computed once: the choices classes rebuild their lists on every access,
+# which showed up when validating hundreds of thousands of imported rows.
+ASSET_STATUSES = tuple(AssetStatus.values)
+CREATABLE_STATUSES = (
+    AssetStatus.PLANNED.value,
+    AssetStatus.ACTIVE.value,
+    AssetStatus.INACTIVE.value,
+)
+ASSIGNMENT_KINDS = tuple(AssignmentKind.values)
+READINESS_STATES = tuple(ReadinessState.values)
+ASSESSMENT_STATUSES = tuple(AssessmentStatus.values)
 UPDATABLE = (
     "asset_kind",
     "display_name",
@@ -144,7 +155,7 @@ def _build_asset(organization: Organization, spec: Mapping[str, Any], at: dateti
     status = validation.choice(
         "status",
         spec.get("status", AssetStatus.PLANNED),
-        [AssetStatus.PLANNED, AssetStatus.ACTIVE, AssetStatus.INACTIVE],
+        CREATABLE_STATUSES,
     )
     values = _clean_asset_values(
         {
@@ -166,7 +177,8 @@ def _build_asset(organization: Organization, spec: Mapping[str, Any], at: dateti
         organization=organization,
         asset_key=key,
         status=status,
-        custodian_responsibility_id=spec.get("custodian_responsibility_id"),
+        # An empty column (CSV import, form) means no custodian, not a dangling foreign key.
+        custodian_responsibility_id=spec.get("custodian_responsibility_id") or None,
         created_at=created_at,
         updated_at=spec.get("updated_at") or created_at,
         **values,
@@ -197,7 +209,6 @@ def asset_bulk_create(
     actor: Actor,
     reason: str,
     specs: list[Mapping[str, Any]],
-    batch_size: int = 2000,
 ) -> list[Asset]:
     """Create many assets in one transaction, one ``asset.created`` event each.
 
@@ -206,15 +217,8 @@ def asset_bulk_create(
     reason = validation.reason(reason)
     at = now()
     assets, errors = [], []
-    custodians = {s.get("custodian_responsibility_id") for s in specs} - {None, ""}
-    known = (
-        set(
-            ResponsibilityAssignment.objects.filter(
-                organization=organization, id__in=custodians
-            ).values_list("id", flat=True)
-        )
-        if custodians
-        else set()
+    known = _known_responsibilities(
+        organization, {s.get("custodian_responsibility_id") for s in specs}
     )
     for i, spec in enumerate(specs):
         try:
@@ -230,7 +234,7 @@ def asset_bulk_create(
     if errors:
         raise validation.merge(errors)
     _ensure_unique_keys(organization, [a.asset_key for a in assets])
-    Asset.objects.bulk_create(assets, batch_size=batch_size)
+    bulk.insert_many(Asset, assets)
     audit.record_many(
         organization_id=organization.id,
         actor=actor,
@@ -253,13 +257,7 @@ def _ensure_unique_keys(organization: Organization, keys: list[str]) -> None:
     dupes = {k for k in keys if k in seen or seen.add(k)}  # type: ignore[func-returns-value]
     if dupes:
         raise Conflict(f"assetKey repeated in one request: {', '.join(sorted(dupes)[:5])}")
-    taken = set()
-    for start in range(0, len(keys), 900):
-        taken |= set(
-            Asset.objects.filter(
-                organization=organization, asset_key__in=keys[start : start + 900]
-            ).values_list("asset_key", flat=True)
-        )
+    taken = selectors.asset_keys_taken(organization, keys)
     if taken:
         raise Conflict(f"assetKey already registered: {', '.join(sorted(taken)[:5])}")
 
@@ -318,7 +316,7 @@ def asset_bulk_update(
         changed.append(asset)
         events.append(PendingEvent("asset.updated", "asset", asset.id, b, a))
     if changed:
-        Asset.objects.bulk_update(changed, [*UPDATABLE, "updated_at"], batch_size=1000)
+        bulk.update_many(Asset, changed, [*UPDATABLE, "updated_at"])
         audit.record_many(
             organization_id=organization.id, actor=actor, reason=reason, events=events, at=at
         )
@@ -331,7 +329,7 @@ def asset_change_status(
 ) -> Asset:
     """planned -> active (sets commissionedAt if empty), active <-> inactive."""
     reason = validation.reason(reason)
-    status = validation.choice("status", status, AssetStatus.values)
+    status = validation.choice("status", status, ASSET_STATUSES)
     if status == AssetStatus.DECOMMISSIONED:
         raise Unprocessable("decommissioning needs a disposal authorization: use decommission")
     asset = _lock_asset(organization, asset_id)
@@ -378,46 +376,136 @@ def asset_decommission(
 ) -> Asset:
     """Terminal transition: records date, actor and disposal authorization, and ends every
     active custody assignment of the asset at the same instant."""
+    item = {
+        "asset_id": asset_id,
+        "disposal_authorization": disposal_authorization,
+        "decommissioned_at": decommissioned_at,
+    }
+    return asset_bulk_decommission(
+        organization=organization, actor=actor, reason=reason, decommissions=[item]
+    )[0]
+
+
+@transaction.atomic
+def asset_bulk_decommission(
+    *,
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    decommissions: Sequence[Mapping[str, Any]],
+) -> list[Asset]:
+    """Decommission many assets in one transaction (retirement campaigns, history loads).
+
+    Each item has ``asset_id``, ``disposal_authorization`` and an optional past
+    ``decommissioned_at``. Each asset follows ``asset_decommission``'s rules: a legal
+    transition, a disposal authorization, and every active custody assignment ended at the
+    decommissioning instant (which may not precede that custody's start). Events: one
+    ``asset.decommissioned`` per asset, each followed by a ``custody.ended`` per assignment.
+    """
     reason = validation.reason(reason)
-    authorization = validation.text(
-        "disposalAuthorization", disposal_authorization, min_len=1, max_len=500
-    )
-    validation.aware("decommissionedAt", decommissioned_at)
-    asset = _lock_asset(organization, asset_id)
-    _check_transition(asset, AssetStatus.DECOMMISSIONED)
     at = now()
-    when = decommissioned_at or at
-    before = asset_fields(asset)
-    asset.status, asset.decommissioned_at = AssetStatus.DECOMMISSIONED, when
-    asset.disposal_authorization, asset.decommissioned_by_id = authorization, actor.id
-    asset.updated_at = at
-    asset.save()
-    events = [
-        PendingEvent(
-            "asset.decommissioned",
-            "asset",
-            asset.id,
-            *audit.changed_fields(before, asset_fields(asset)),
-            extra={"disposalAuthorization": authorization},
+    items = _clean_decommissions(decommissions, at)
+    ids = [asset_id for asset_id, _, _ in items]
+    if len(set(ids)) != len(ids):
+        raise Conflict("an asset is named twice in one decommissioning request")
+    assets = {a.id: a for a in selectors.assets_for_update(organization, ids)}
+    missing = [i for i in ids if i not in assets]
+    if missing:
+        raise NotFound(f"asset {missing[0]} not found")
+    custody = _active_custody_by_asset(organization, ids)
+    events: list[PendingEvent] = []
+    ended: list[CustodyAssignment] = []
+    for asset_id, authorization, when in items:
+        asset = assets[asset_id]
+        _check_transition(asset, AssetStatus.DECOMMISSIONED)
+        held = custody.get(asset_id, [])
+        if any(when < c.started_at for c in held):
+            raise field_error(
+                "decommissionedAt",
+                f"asset {asset.asset_key} has active custody that began after {when.isoformat()}",
+            )
+        before = asset_fields(asset)
+        asset.status, asset.decommissioned_at = AssetStatus.DECOMMISSIONED, when
+        asset.disposal_authorization, asset.decommissioned_by_id = authorization, actor.id
+        asset.updated_at = at
+        events.append(
+            PendingEvent(
+                "asset.decommissioned",
+                "asset",
+                asset.id,
+                *audit.changed_fields(before, asset_fields(asset)),
+                extra={"disposalAuthorization": authorization},
+            )
         )
-    ]
-    for c in CustodyAssignment.objects.select_for_update().filter(
-        organization=organization, asset=asset, status=CustodyStatus.ACTIVE
-    ):
-        events.append(_end(c, when, at))
+        for c in held:
+            events.append(_end_pending(c, when, at))
+            ended.append(c)
+    bulk.update_many(Asset, list(assets.values()), _DECOMMISSION_FIELDS)
+    bulk.update_many(CustodyAssignment, ended, ["status", "ended_at", "updated_at"])
     audit.record_many(
         organization_id=organization.id, actor=actor, reason=reason, events=events, at=at
     )
-    return asset
+    return [assets[i] for i in ids]
+
+
+_DECOMMISSION_FIELDS = [
+    "status",
+    "decommissioned_at",
+    "disposal_authorization",
+    "decommissioned_by_id",
+    "updated_at",
+]
+
+
+def _clean_decommissions(
+    decommissions: Sequence[Mapping[str, Any]], at: datetime
+) -> list[tuple[str, str, datetime]]:
+    """(asset id, disposal authorization, when) per item; errors name the item when many."""
+    items, errors = [], []
+    for i, d in enumerate(decommissions):
+        try:
+            authorization = validation.text(
+                "disposalAuthorization", d.get("disposal_authorization"), min_len=1, max_len=500
+            )
+            when = validation.aware("decommissionedAt", d.get("decommissioned_at")) or at
+            if when > at:
+                raise field_error("decommissionedAt", "must not be in the future")
+            items.append((str(d.get("asset_id") or ""), authorization, when))
+        except ValidationFailed as exc:
+            errors.append(_prefix(exc, f"decommissions[{i}]") if len(decommissions) > 1 else exc)
+    if errors:
+        raise validation.merge(errors)
+    return items
+
+
+def _active_custody_by_asset(
+    organization: Organization, asset_ids: list[str]
+) -> dict[str, list[CustodyAssignment]]:
+    """Every active custody assignment of these assets, locked, grouped by asset."""
+    grouped: dict[str, list[CustodyAssignment]] = {}
+    for start in range(0, len(asset_ids), 900):
+        for c in CustodyAssignment.objects.select_for_update().filter(
+            organization=organization,
+            asset_id__in=asset_ids[start : start + 900],
+            status=CustodyStatus.ACTIVE,
+        ):
+            grouped.setdefault(c.asset_id, []).append(c)
+    return grouped
 
 
 # --- custody -------------------------------------------------------------------------------
 
 
 def _end(c: CustodyAssignment, when: datetime, at: datetime) -> PendingEvent:
+    event = _end_pending(c, when, at)
+    c.save(update_fields=["status", "ended_at", "updated_at"])
+    return event
+
+
+def _end_pending(c: CustodyAssignment, when: datetime, at: datetime) -> PendingEvent:
+    """End ``c`` in memory (the caller saves it) and describe the change."""
     before = custody_fields(c)
     c.status, c.ended_at, c.updated_at = CustodyStatus.ENDED, when, at
-    c.save(update_fields=["status", "ended_at", "updated_at"])
     return PendingEvent(
         "custody.ended",
         "custody-assignment",
@@ -460,7 +548,8 @@ def _new_assignment(
     at: datetime,
     snapshot: Mapping[str, Any],
 ) -> CustodyAssignment:
-    key = key or f"{asset.asset_key}-{holder.id[-8:].lower()}-{started_at:%Y%m%d%H%M%S}"
+    # Microseconds, so handing an asset back to its previous holder never reuses a key.
+    key = key or f"{asset.asset_key}-{holder.id[-8:].lower()}-{started_at:%Y%m%d%H%M%S%f}"
     key = validation.pattern("assignmentKey", key, RECORD_KEY_RE, _KEY_RULE, 160)
     return CustodyAssignment(
         id=new_id("ascust"),
@@ -482,6 +571,14 @@ def _new_assignment(
         created_at=at,
         updated_at=at,
     )
+
+
+def _not_future(field: str, value: datetime | None, at: datetime) -> datetime:
+    """A recorded custody time: aware, not after ``at`` (the default when absent)."""
+    when = validation.aware(field, value) or at
+    if when > at:
+        raise field_error(field, "must not be in the future")
+    return when
 
 
 def _save_assignment(c: CustodyAssignment) -> None:
@@ -513,7 +610,7 @@ def custody_assign(
     """Give an asset to a member. A primary assignment needs no active primary already (use
     ``custody_hand_off``); a not-ready asset needs ``override_reason``."""
     reason = validation.reason(reason)
-    kind = validation.choice("assignmentKind", assignment_kind, AssignmentKind.values)
+    kind = validation.choice("assignmentKind", assignment_kind, ASSIGNMENT_KINDS)
     asset = _lock_asset(organization, asset_id)
     if asset.status == AssetStatus.DECOMMISSIONED:
         raise Unprocessable(f"asset {asset.asset_key} is decommissioned")
@@ -530,7 +627,7 @@ def custody_assign(
         holder,
         kind=kind,
         key=assignment_key,
-        started_at=validation.aware("startedAt", started_at) or at,
+        started_at=_not_future("startedAt", started_at, at),
         at=at,
         snapshot={
             "location": location,
@@ -640,7 +737,7 @@ def custody_end(
     if c.status != CustodyStatus.ACTIVE:
         raise Unprocessable(f"custody assignment {c.assignment_key} has already ended")
     at = now()
-    when = validation.aware("endedAt", ended_at) or at
+    when = _not_future("endedAt", ended_at, at)
     if when < c.started_at:
         raise field_error("endedAt", "must not be before the assignment started")
     event = _end(c, when, at)
@@ -656,59 +753,24 @@ def custody_bulk_record(
     organization: Organization,
     actor: Actor,
     reason: str,
-    records: list[Mapping[str, Any]],
+    records: Sequence[Mapping[str, Any]],
 ) -> list[CustodyAssignment]:
     """Record many custody assignments as they happened elsewhere (CMMS import, history
     loads): each record names ``asset_id``, ``member_id``, ``assignment_kind``,
     ``assignment_key``, ``started_at`` and optional ``ended_at``. One event per record.
-    The database still refuses a second active primary per asset."""
+
+    An active record (no ``ended_at``) needs an active holder and an asset that is not
+    decommissioned; an ended one may not end before it started. The database still refuses
+    a second active primary per asset."""
     reason = validation.reason(reason)
     at = now()
     member_ids = {r["member_id"] for r in records}
     members = {m.id: m for m in Member.objects.filter(organization=organization, id__in=member_ids)}
-    rows = []
-    for i, r in enumerate(records):
-        holder = members.get(r["member_id"])
-        if holder is None:
-            raise field_error(f"records[{i}].memberId", f"member {r['member_id']} not found")
-        kind = validation.choice(
-            f"records[{i}].assignmentKind",
-            r.get("assignment_kind", AssignmentKind.PRIMARY),
-            AssignmentKind.values,
-        )
-        ended = r.get("ended_at")
-        rows.append(
-            CustodyAssignment(
-                id=new_id("ascust"),
-                organization=organization,
-                asset_id=r["asset_id"],
-                assignment_key=validation.pattern(
-                    f"records[{i}].assignmentKey",
-                    r["assignment_key"],
-                    RECORD_KEY_RE,
-                    _KEY_RULE,
-                    160,
-                ),
-                assignment_kind=kind,
-                subject_module_key=SUBJECT_MODULE_MEMBERSHIP,
-                subject_resource_type=SUBJECT_TYPE_MEMBER_USER,
-                subject_resource_id=holder.id,
-                status=CustodyStatus.ENDED if ended else CustodyStatus.ACTIVE,
-                started_at=r["started_at"],
-                ended_at=ended,
-                assignment_snapshot={
-                    "holderName": holder.full_name,
-                    "holderEmail": holder.email,
-                    **dict(r.get("snapshot") or {}),
-                },
-                created_at=r.get("created_at") or at,
-                updated_at=r.get("updated_at") or at,
-            )
-        )
-    _ensure_assets_exist(organization, {r.asset_id for r in rows})
+    statuses = _asset_statuses(organization, {r["asset_id"] for r in records})
+    rows = [_custody_row(organization, i, r, members, statuses, at) for i, r in enumerate(records)]
     try:
         with transaction.atomic():
-            CustodyAssignment.objects.bulk_create(rows, batch_size=2000)
+            bulk.insert_many(CustodyAssignment, rows)
     except IntegrityError as exc:
         raise Conflict(
             "an assignment key is taken, or an asset would get a second active primary custody"
@@ -726,15 +788,85 @@ def custody_bulk_record(
     return rows
 
 
-def _ensure_assets_exist(organization: Organization, asset_ids: set[str]) -> None:
+def _custody_row(
+    organization: Organization,
+    i: int,
+    r: Mapping[str, Any],
+    members: Mapping[str, Member],
+    statuses: Mapping[str, str],
+    at: datetime,
+) -> CustodyAssignment:
+    where = f"records[{i}]"
+    holder = members.get(r["member_id"])
+    if holder is None:
+        raise field_error(f"{where}.memberId", f"member {r['member_id']} not found")
+    kind = validation.choice(
+        f"{where}.assignmentKind",
+        r.get("assignment_kind", AssignmentKind.PRIMARY),
+        ASSIGNMENT_KINDS,
+    )
+    started = validation.aware(f"{where}.startedAt", r.get("started_at"))
+    if started is None:
+        raise field_error(f"{where}.startedAt", "is required")
+    ended = validation.aware(f"{where}.endedAt", r.get("ended_at"))
+    if ended is not None and ended < started:
+        raise field_error(f"{where}.endedAt", "must not be before the assignment started")
+    if ended is None and statuses[r["asset_id"]] == AssetStatus.DECOMMISSIONED:
+        raise Unprocessable(f"{where}: a decommissioned asset can't have active custody")
+    if ended is None and holder.status != MembershipStatus.ACTIVE:
+        raise Unprocessable(
+            f"{where}: {holder.email} is not an active member and can't hold custody"
+        )
+    return CustodyAssignment(
+        id=new_id("ascust"),
+        organization=organization,
+        asset_id=r["asset_id"],
+        assignment_key=validation.pattern(
+            f"{where}.assignmentKey", r["assignment_key"], RECORD_KEY_RE, _KEY_RULE, 160
+        ),
+        assignment_kind=kind,
+        subject_module_key=SUBJECT_MODULE_MEMBERSHIP,
+        subject_resource_type=SUBJECT_TYPE_MEMBER_USER,
+        subject_resource_id=holder.id,
+        status=CustodyStatus.ENDED if ended else CustodyStatus.ACTIVE,
+        started_at=started,
+        ended_at=ended,
+        assignment_snapshot={
+            "holderName": holder.full_name,
+            "holderEmail": holder.email,
+            **dict(r.get("snapshot") or {}),
+        },
+        created_at=r.get("created_at") or at,
+        updated_at=r.get("updated_at") or at,
+    )
+
+
+def _asset_statuses(organization: Organization, asset_ids: set[str]) -> dict[str, str]:
+    """``{asset id: status}`` for these assets; NotFound if any is not in this organization."""
     ids = list(asset_ids)
-    found = 0
+    statuses: dict[str, str] = {}
     for start in range(0, len(ids), 900):
-        found += Asset.objects.filter(
-            organization=organization, id__in=ids[start : start + 900]
-        ).count()
-    if found != len(ids):
+        statuses.update(
+            Asset.objects.filter(
+                organization=organization, id__in=ids[start : start + 900]
+            ).values_list("id", "status")
+        )
+    if len(statuses) != len(ids):
         raise NotFound("an asset named in these records was not found in this organization")
+    return statuses
+
+
+def _known_responsibilities(organization: Organization, ids: set[str | None]) -> set[str]:
+    """Which of these responsibility ids exist in this organization."""
+    wanted = list(ids - {None, ""})
+    known: set[str] = set()
+    for start in range(0, len(wanted), 900):
+        known.update(
+            ResponsibilityAssignment.objects.filter(
+                organization=organization, id__in=wanted[start : start + 900]
+            ).values_list("id", flat=True)
+        )
+    return known
 
 
 # --- readiness -----------------------------------------------------------------------------
@@ -759,7 +891,7 @@ def readiness_schedule(
     if asset.status == AssetStatus.DECOMMISSIONED:
         raise Unprocessable(f"asset {asset.asset_key} is decommissioned")
     at = now()
-    key = readiness_assessment_key or f"{asset.asset_key}-{kind}-{at:%Y%m%d%H%M%S%f}"
+    key = readiness_assessment_key or _default_assessment_key(asset.asset_key, kind, at)
     r = ReadinessAssessment(
         id=new_id("asrdy"),
         organization=organization,
@@ -793,6 +925,13 @@ def readiness_schedule(
         after=assessment_fields(r),
     )
     return r
+
+
+def _default_assessment_key(asset_key: str, kind: str, at: datetime) -> str:
+    """``<assetKey>-<kind>-<timestamp>``, kept a valid key (at most 156 characters) whatever the
+    free-text kind holds: spaces, accents and slashes become dashes."""
+    kind_part = re.sub(r"[^A-Za-z0-9._:-]+", "-", kind).strip("-")[:64] or "assessment"
+    return f"{asset_key[:70]}-{kind_part}-{at:%Y%m%d%H%M%S%f}"
 
 
 def _lock_assessment(organization: Organization, assessment_id: str) -> ReadinessAssessment:
@@ -875,7 +1014,7 @@ def readiness_complete(
     evidence_snapshot: Mapping[str, Any] | None = None,
 ) -> ReadinessAssessment:
     """Record the result: state, when it was performed (required) and how long it is valid."""
-    state = validation.choice("readinessState", readiness_state, ReadinessState.values)
+    state = validation.choice("readinessState", readiness_state, READINESS_STATES)
     if performed_at is None:
         raise field_error("performedAt", "is required to complete an assessment")
     validation.aware("performedAt", performed_at)
@@ -929,53 +1068,27 @@ def readiness_bulk_record(
     organization: Organization,
     actor: Actor,
     reason: str,
-    records: list[Mapping[str, Any]],
+    records: Sequence[Mapping[str, Any]],
 ) -> list[ReadinessAssessment]:
     """Record many assessments as they happened (CMMS calibration columns, history loads).
 
     Each record has ``asset_id``, ``readiness_assessment_key``, ``assessment_kind``,
     ``readiness_state``, ``status`` and optional ``performed_at``, ``valid_until``,
-    ``performed_by_responsibility_id`` and snapshots. One event per record.
+    ``performed_by_responsibility_id`` and snapshots. One event per record. The rules of
+    ``readiness_complete`` and ``readiness_schedule`` hold: a completed record was performed
+    (not in the future) and its validity ends after that; nothing is scheduled or in progress
+    on a decommissioned asset; the performer is a responsibility of this organization.
     """
     reason = validation.reason(reason)
     at = now()
-    rows = []
-    for i, r in enumerate(records):
-        status = validation.choice(f"records[{i}].status", r.get("status"), AssessmentStatus.values)
-        if status == AssessmentStatus.COMPLETED and r.get("performed_at") is None:
-            raise field_error(f"records[{i}].performedAt", "is required when completed")
-        rows.append(
-            ReadinessAssessment(
-                id=new_id("asrdy"),
-                organization=organization,
-                asset_id=r["asset_id"],
-                readiness_assessment_key=validation.pattern(
-                    f"records[{i}].readinessAssessmentKey",
-                    r["readiness_assessment_key"],
-                    RECORD_KEY_RE,
-                    _KEY_RULE,
-                    160,
-                ),
-                assessment_kind=validation.text(
-                    f"records[{i}].assessmentKind", r["assessment_kind"], min_len=1, max_len=64
-                ),
-                readiness_state=validation.choice(
-                    f"records[{i}].readinessState", r.get("readiness_state"), ReadinessState.values
-                ),
-                status=status,
-                performed_at=r.get("performed_at"),
-                valid_until=r.get("valid_until"),
-                performed_by_responsibility_id=r.get("performed_by_responsibility_id"),
-                posture_snapshot=dict(r.get("posture_snapshot") or {}),
-                evidence_snapshot=dict(r.get("evidence_snapshot") or {}),
-                created_at=r.get("created_at") or at,
-                updated_at=r.get("updated_at") or at,
-            )
-        )
-    _ensure_assets_exist(organization, {r.asset_id for r in rows})
+    statuses = _asset_statuses(organization, {r["asset_id"] for r in records})
+    known = _known_responsibilities(
+        organization, {r.get("performed_by_responsibility_id") for r in records}
+    )
+    rows = [_assessment_row(organization, i, r, statuses, known, at) for i, r in enumerate(records)]
     try:
         with transaction.atomic():
-            ReadinessAssessment.objects.bulk_create(rows, batch_size=2000)
+            bulk.insert_many(ReadinessAssessment, rows)
     except IntegrityError as exc:
         raise Conflict("a readiness assessment key is taken") from exc
     audit.record_many(
@@ -991,3 +1104,59 @@ def readiness_bulk_record(
         ],
     )
     return rows
+
+
+_OPEN_ASSESSMENT = (AssessmentStatus.SCHEDULED, AssessmentStatus.IN_PROGRESS)
+
+
+def _assessment_row(
+    organization: Organization,
+    i: int,
+    r: Mapping[str, Any],
+    statuses: Mapping[str, str],
+    known: set[str],
+    at: datetime,
+) -> ReadinessAssessment:
+    where = f"records[{i}]"
+    status = validation.choice(f"{where}.status", r.get("status"), ASSESSMENT_STATUSES)
+    performed = validation.aware(f"{where}.performedAt", r.get("performed_at"))
+    valid_until = validation.aware(f"{where}.validUntil", r.get("valid_until"))
+    if status == AssessmentStatus.COMPLETED and performed is None:
+        raise field_error(f"{where}.performedAt", "is required when completed")
+    if performed is not None and performed > at:
+        raise field_error(f"{where}.performedAt", "must not be in the future")
+    if performed is not None and valid_until is not None and valid_until <= performed:
+        raise field_error(f"{where}.validUntil", "must be after performedAt")
+    if status in _OPEN_ASSESSMENT and statuses[r["asset_id"]] == AssetStatus.DECOMMISSIONED:
+        raise Unprocessable(f"{where}: a decommissioned asset can't have open assessments")
+    performer = r.get("performed_by_responsibility_id") or None
+    if performer is not None and performer not in known:
+        raise field_error(
+            f"{where}.performedByResponsibilityId", f"responsibility {performer} not found"
+        )
+    return ReadinessAssessment(
+        id=new_id("asrdy"),
+        organization=organization,
+        asset_id=r["asset_id"],
+        readiness_assessment_key=validation.pattern(
+            f"{where}.readinessAssessmentKey",
+            r["readiness_assessment_key"],
+            RECORD_KEY_RE,
+            _KEY_RULE,
+            160,
+        ),
+        assessment_kind=validation.text(
+            f"{where}.assessmentKind", r["assessment_kind"], min_len=1, max_len=64
+        ),
+        readiness_state=validation.choice(
+            f"{where}.readinessState", r.get("readiness_state"), READINESS_STATES
+        ),
+        status=status,
+        performed_at=performed,
+        valid_until=valid_until,
+        performed_by_responsibility_id=performer,
+        posture_snapshot=_snapshot(f"{where}.postureSnapshot", r.get("posture_snapshot")),
+        evidence_snapshot=_snapshot(f"{where}.evidenceSnapshot", r.get("evidence_snapshot")),
+        created_at=r.get("created_at") or at,
+        updated_at=r.get("updated_at") or at,
+    )

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from django.db import transaction
 
+from registra.core import bulk
 from registra.core.ids import new_id
 from registra.core.models import AuditChainHead, AuditEvent
 from registra.core.timefmt import api_format, now, to_micros
@@ -43,8 +44,45 @@ class PendingEvent:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+# orjson hands these to _orjson_default instead of serializing them its own way.
+_ORJSON_STRICT = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def _orjson_default(value: Any) -> Any:
+    if type(value) is datetime:
+        return api_format(value)
+    if type(value) is date:
+        return value.isoformat()
+    raise TypeError  # anything else takes the exact path in jsonable
+
+
 def jsonable(value: Any) -> Any:
     """A JSON-safe copy of a diff value (timestamps in API format, dates in ISO)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict or kind is list:
+        # A round trip through orjson gives the same copy as the walk below, many times faster
+        # for large snapshots (only NaN and infinities become null, as JSON has no such values);
+        # values it does not know (non-str keys, subclasses, other types) raise and take the walk.
+        try:
+            return orjson.loads(orjson.dumps(value, default=_orjson_default, option=_ORJSON_STRICT))
+        except orjson.JSONEncodeError:
+            pass
+    return _jsonable_walk(value)
+
+
+def _jsonable_walk(value: Any) -> Any:
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
     if isinstance(value, datetime):
         return api_format(value)
     if isinstance(value, date):
@@ -84,6 +122,26 @@ def event_hash(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical(event)).hexdigest()
 
 
+_EVENT_COLUMNS = (
+    "id",
+    "organization_id",
+    "seq",
+    "occurred_at",
+    "actor_type",
+    "actor_id",
+    "actor_label",
+    "action",
+    "subject_type",
+    "subject_id",
+    "reason",
+    "diff",
+    "prev_hash",
+    "hash",
+)
+if tuple(f.attname for f in AuditEvent._meta.concrete_fields) != _EVENT_COLUMNS:
+    raise RuntimeError("AuditEvent's columns changed: update _EVENT_COLUMNS and record_many")
+
+
 def _locked_head(organization_id: str) -> AuditChainHead:
     head, _ = AuditChainHead.objects.get_or_create(
         organization_id=organization_id, defaults={"seq": 0, "hash": GENESIS_HASH}
@@ -106,6 +164,7 @@ def record_many(
         raise RuntimeError("audit events must be recorded inside the mutation's transaction")
     head = _locked_head(organization_id)
     occurred_at = at or now()
+    label = actor.label[:300]
     rows: list[AuditEvent] = []
     seq, prev = head.seq, head.hash
     for pending in events:
@@ -116,25 +175,27 @@ def record_many(
         }
         if pending.extra:
             diff.update(jsonable(dict(pending.extra)))
+        # Positional, in _EVENT_COLUMNS order: much cheaper than keywords for a large import.
         row = AuditEvent(
-            id=new_id("evt"),
-            organization_id=organization_id,
-            seq=seq,
-            occurred_at=occurred_at,
-            actor_type=actor.kind,
-            actor_id=actor.id,
-            actor_label=actor.label[:300],
-            action=pending.action,
-            subject_type=pending.subject_type,
-            subject_id=pending.subject_id,
-            reason=reason,
-            diff=diff,
-            prev_hash=prev,
+            new_id("evt"),
+            organization_id,
+            seq,
+            occurred_at,
+            actor.kind,
+            actor.id,
+            label,
+            pending.action,
+            pending.subject_type,
+            pending.subject_id,
+            reason,
+            diff,
+            prev,
+            "",
         )
         row.hash = event_hash(prev, row)
         prev = row.hash
         rows.append(row)
-    AuditEvent.objects.bulk_create(rows, batch_size=2000)
+    bulk.insert_many(AuditEvent, rows)
     head.seq, head.hash = seq, prev
     head.save(update_fields=["seq", "hash"])
     return rows

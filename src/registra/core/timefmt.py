@@ -16,6 +16,8 @@ def api_format(value: datetime | None) -> str | None:
     if value is None:
         return None
     value = value.astimezone(UTC)
+    if value.year >= 1000:  # the same text as below, several times faster (hot in bulk audit)
+        return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 

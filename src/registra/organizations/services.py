@@ -265,6 +265,12 @@ def member_accept_invitation(*, token: str, password: str, full_name: str = "") 
     return member
 
 
+def _lock_membership_changes(organization: Organization) -> None:
+    """Serialize role and membership changes per organization. Locking only the changed member
+    would let two admins demote each other concurrently, each still seeing the other as admin."""
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()
+
+
 def _ensure_admin_remains(organization: Organization, member: Member) -> None:
     others = Member.objects.filter(
         organization=organization, role=MemberRole.ADMIN, status=MembershipStatus.ACTIVE
@@ -284,6 +290,7 @@ def member_change_role(
     """Change a member's role; the last active admin cannot be demoted."""
     reason = validation.reason(reason)
     role = validation.choice("role", role, MemberRole.values)
+    _lock_membership_changes(organization)
     member = _get_member(organization, member_id, lock=True)
     if member.status == MembershipStatus.REVOKED:
         raise Unprocessable("a revoked membership cannot change role")
@@ -312,6 +319,7 @@ def member_revoke(
 ) -> Member:
     """Revoke a membership (pending or active); the person can no longer sign in."""
     reason = validation.reason(reason)
+    _lock_membership_changes(organization)
     member = _get_member(organization, member_id, lock=True)
     if member.status == MembershipStatus.REVOKED:
         raise Unprocessable("this membership is already revoked")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
 from registra.api.v1 import render
-from registra.api.v1.auth import require_scope
+from registra.api.v1.auth import BearerScope, require_scope
 from registra.api.v1.errors import json_response
 from registra.api.v1.listing import DEFAULT_LIMIT, page_response
 from registra.api.v1.listing import time_filters as _times
@@ -20,27 +18,33 @@ from registra.api.v1.schemas import (
     CustodyListOut,
     CustodyStatusFilter,
     ErrorOut,
+    FilterText,
     ReadinessListOut,
     ReadinessStateFilter,
+    Timestamp,
 )
 from registra.assets import selectors
+from registra.core.errors import NotFound
+from registra.core.ids import is_id
 
-router = Router(tags=["assets"])
 SCOPE = "assets:read"
+router = Router(tags=["assets"], auth=BearerScope(SCOPE))
 
 LIMIT = Query(DEFAULT_LIMIT, description="Page size, 1-200 (larger values are clamped to 200).")
 CURSOR = Query(None, description="The nextCursor of the previous page, with the same filters.")
 CREATED_AFTER = Query(None, description="Only records created after this timestamp.")
 UPDATED_AFTER = Query(None, description="Only records updated after this timestamp.")
+ASSET_KIND = Query(None, description="Only assets of this kind.")
+ASSET_ID = Query(None, description="Only records of this asset.")
 
 
 @router.get("/assets", response={200: AssetListOut, **READ_ERRORS}, summary="List assets")
 def list_assets(
     request: HttpRequest,
     status: AssetStatusFilter | None = None,
-    assetKind: str | None = Query(None, max_length=64),
-    createdAfter: datetime | None = CREATED_AFTER,
-    updatedAfter: datetime | None = UPDATED_AFTER,
+    assetKind: FilterText | None = ASSET_KIND,
+    createdAfter: Timestamp | None = CREATED_AFTER,
+    updatedAfter: Timestamp | None = UPDATED_AFTER,
     limit: int = LIMIT,
     cursor: str | None = CURSOR,
 ) -> HttpResponse:
@@ -70,10 +74,10 @@ def list_assets(
 )
 def list_custody_assignments(
     request: HttpRequest,
-    assetId: str | None = Query(None, max_length=64),
+    assetId: FilterText | None = ASSET_ID,
     status: CustodyStatusFilter | None = None,
-    createdAfter: datetime | None = CREATED_AFTER,
-    updatedAfter: datetime | None = UPDATED_AFTER,
+    createdAfter: Timestamp | None = CREATED_AFTER,
+    updatedAfter: Timestamp | None = UPDATED_AFTER,
     limit: int = LIMIT,
     cursor: str | None = CURSOR,
 ) -> HttpResponse:
@@ -103,10 +107,10 @@ def list_custody_assignments(
 )
 def list_readiness_assessments(
     request: HttpRequest,
-    assetId: str | None = Query(None, max_length=64),
+    assetId: FilterText | None = ASSET_ID,
     readinessState: ReadinessStateFilter | None = None,
-    createdAfter: datetime | None = CREATED_AFTER,
-    updatedAfter: datetime | None = UPDATED_AFTER,
+    createdAfter: Timestamp | None = CREATED_AFTER,
+    updatedAfter: Timestamp | None = UPDATED_AFTER,
     limit: int = LIMIT,
     cursor: str | None = CURSOR,
 ) -> HttpResponse:
@@ -137,5 +141,8 @@ def list_readiness_assessments(
 def get_asset(request: HttpRequest, assetId: str) -> HttpResponse:
     """One asset; 404 when it does not exist or belongs to another organization."""
     ctx = require_scope(request, SCOPE)
+    if not is_id(assetId, "asset"):
+        # Malformed ids (control characters included) can't exist: no database round trip.
+        raise NotFound(f"asset {assetId} not found")
     row = selectors.asset_row(ctx.organization_id, assetId)
     return json_response({"asset": render.records([row], selectors.ASSET_COLUMNS)[0]})

@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
-from registra.api.v1.auth import require_scope
+from registra.api.v1.auth import BearerScope, require_scope
 from registra.api.v1.errors import json_response
 from registra.api.v1.schemas import ErrorOut, OrganizationOneOut
 from registra.organizations.selectors import organization_get
 
-router = Router(tags=["organization"])
+router = Router(tags=["organization"], auth=BearerScope("organization:read"))
 
 
 @router.get(

@@ -55,6 +55,10 @@ def decode_cursor(
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (binascii.Error, ValueError):
         raise InvalidCursor("cursor is not a valid pagination token") from None
+    # The decoder skips foreign characters, maps "+/" like "-_" and ignores the spare bits of
+    # the last character, so several strings decode alike: accept only the one we issued.
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != token:
+        raise InvalidCursor("cursor is not a valid pagination token")
     mac, payload = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
     expected = hmac.new(_key(), payload, hashlib.sha256).digest()[:_MAC_BYTES]
     if len(mac) != _MAC_BYTES or not hmac.compare_digest(mac, expected):

@@ -7,7 +7,8 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 
 @dataclass(frozen=True)
@@ -28,30 +29,50 @@ class Bucket:
         return self.count > self.limit
 
 
-def _hit(name: str, key: str, limit: int, window: int, now: float) -> Bucket:
-    start = int(now) // window * window
-    cache_key = f"rl:{key}:{start}"
-    cache.add(cache_key, 0, timeout=window + 5)
+def _incr(cache_key: str, timeout: int) -> int:
+    cache.add(cache_key, 0, timeout=timeout)
     try:
-        count = cache.incr(cache_key)
+        return cache.incr(cache_key)
     except ValueError:  # the key expired between add and incr
-        cache.add(cache_key, 1, timeout=window + 5)
-        count = 1
-    return Bucket(name=name, limit=limit, count=count, reset=start + window)
+        cache.add(cache_key, 1, timeout=timeout)
+        return 1
+
+
+def _incr_all(cache_keys: list[str], timeout: int) -> list[int]:
+    """Add one to each counter, creating it at 0 with ``timeout`` first.
+
+    On Redis this is one round trip for all counters (``SET NX EX`` then ``INCR`` per key, in
+    one ``MULTI``/``EXEC``) instead of three per counter through the cache API (``add``, and
+    ``incr``'s ``EXISTS`` + ``INCR``); same keys and values, so ``cache.get`` still reads them.
+    """
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return [_incr(k, timeout) for k in cache_keys]
+    names = [backend.make_and_validate_key(k) for k in cache_keys]
+    # Django's RedisCache keeps its redis-py client behind the private ``_cache``.
+    client = backend._cache.get_client(write=True)  # type: ignore[attr-defined]
+    pipe = client.pipeline(transaction=True)
+    for name in names:
+        pipe.set(name, 0, nx=True, ex=timeout)
+        pipe.incr(name)
+    return [int(n) for n in pipe.execute()[1::2]]
 
 
 def count_request(*, token_key: str, organization_id: str | None, is_read: bool) -> list[Bucket]:
     """Count one request against its buckets; returns them (token bucket first)."""
     window = settings.REGISTRA_RATE_LIMIT_WINDOW_SECONDS
-    now = time.time()
-    token_limit = settings.REGISTRA_RATE_LIMIT_TOKEN_READS
-    buckets = []
+    start = int(time.time()) // window * window
+    # (bucket name, counter key, limit)
+    hits = []
     if is_read:
-        buckets.append(_hit("token-read", f"t:{token_key}", token_limit, window, now))
+        hits.append(("token-read", f"t:{token_key}", settings.REGISTRA_RATE_LIMIT_TOKEN_READS))
     if organization_id is not None:
-        org_limit = settings.REGISTRA_RATE_LIMIT_ORG_REQUESTS
-        buckets.append(_hit("org", f"o:{organization_id}", org_limit, window, now))
-    return buckets
+        hits.append(("org", f"o:{organization_id}", settings.REGISTRA_RATE_LIMIT_ORG_REQUESTS))
+    counts = _incr_all([f"rl:{key}:{start}" for _, key, _ in hits], window + 5)
+    return [
+        Bucket(name=name, limit=limit, count=count, reset=start + window)
+        for (name, _, limit), count in zip(hits, counts, strict=True)
+    ]
 
 
 def nearest_exhaustion(buckets: list[Bucket]) -> Bucket:

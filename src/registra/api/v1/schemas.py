@@ -3,11 +3,47 @@ speed; tests check that real responses match these schemas."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+
+_ISO_TIMESTAMP = re.compile(
+    r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:[Zz]|[+-]\d\d:\d\d)?"
+)
+
+
+def _iso_timestamp(value: Any) -> datetime:
+    """Timestamp filters are ISO 8601 date-times (``2026-05-25T14:08:33.000Z``); one without an
+    offset is UTC, like every timestamp the API returns.
+
+    Pydantic alone would also take unix seconds ("1700000000") and bare dates, and a time whose
+    UTC equivalent falls outside years 1-9999 would fail later with a 500: all are refused."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_TIMESTAMP.fullmatch(value):
+        raise ValueError("must be an ISO 8601 timestamp, e.g. 2026-05-25T14:08:33.000Z")
+    try:
+        parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ValueError("must be a valid timestamp between years 0001 and 9999 UTC") from None
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_iso_timestamp)]
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text can't hold U+0000: such a filter would fail in the database (a 500).
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (U+0000) characters")
+    return value
+
+
+FilterText = Annotated[str, StringConstraints(max_length=64), AfterValidator(_no_nul)]
 
 
 class AssetStatusFilter(StrEnum):

@@ -58,6 +58,11 @@ def _require(body: dict[str, Any]) -> tuple[str, str]:
         for name in ("grant_type", "client_id", "client_secret")
         if not isinstance(body.get(name), str) or not body.get(name)
     ]
+    issues += [
+        {"path": [name], "message": "must not contain NUL (U+0000) characters"}
+        for name in ("client_id", "client_secret")
+        if isinstance(body.get(name), str) and "\x00" in body[name]
+    ]
     if not issues and body["grant_type"] != "client_credentials":
         issues.append({"path": ["grant_type"], "message": "must be client_credentials"})
     if issues:

@@ -1,0 +1,210 @@
+"""Import directions (STYLE.md, "Layout"): ``core <- organizations <- assets <- imports <- api,
+web <- wiring``. A package imports only itself and the layers below it; nothing imports the
+wiring modules; core depends on Django and no other framework; the read-only API never imports
+a ``services`` module; the client never imports the server.
+
+Imports are read with ``ast`` (every ``import`` statement, including those inside functions),
+so the check needs no Django setup and sees imports that only run on some code paths.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src" / "registra"
+CLIENT = ROOT / "client"
+
+# Lower numbers sit lower. api and web share a level: siblings, neither imports the other.
+LAYERS = {"core": 0, "organizations": 1, "assets": 2, "imports": 3, "api": 4, "web": 4}
+# Start-up and configuration modules: they may import anything, nothing imports them.
+WIRING = {"settings", "urls", "asgi", "wsgi", "cli", "server", "__main__"}
+# "core imports only Django": besides the standard library, only leaf libraries that bring no
+# framework of their own: JSON encoding for the audit chain, ULIDs for ids, and the database
+# and cache drivers Django itself runs on (adapters and pools tuned in core). No API framework,
+# server or HTTP client.
+CORE_THIRD_PARTY = {"django", "orjson", "ulid", "psycopg", "redis"}
+
+
+@dataclass(frozen=True)
+class Import:
+    """One imported module name, where it was imported, and by which module."""
+
+    importer: str
+    target: str
+    path: Path
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.path.relative_to(ROOT)}:{self.line}: {self.importer} imports {self.target}"
+
+
+def module_name(path: Path, base: Path, package: str) -> str:
+    parts = [package, *path.relative_to(base).with_suffix("").parts]
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_in(source: str, module: str, path: Path, *, is_package: bool = False) -> list[Import]:
+    """Every module name ``module`` imports: ``import a.b`` gives ``a.b``; ``from a import b``
+    gives ``a`` and ``a.b`` (``b`` may be a submodule); relative imports are resolved."""
+    found = []
+    package = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(source, filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [Import(module, alias.name, path, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            found.append(Import(module, base, path, node.lineno))
+            found += [
+                Import(module, f"{base}.{alias.name}", path, node.lineno)
+                for alias in node.names
+                if alias.name != "*"
+            ]
+    return found
+
+
+def _tree_imports(base: Path, package: str) -> list[Import]:
+    found = []
+    for path in sorted(base.rglob("*.py")):
+        module = module_name(path, base, package)
+        found += imports_in(
+            path.read_text(encoding="utf-8"), module, path, is_package=path.name == "__init__.py"
+        )
+    return found
+
+
+def _part(name: str) -> str | None:
+    """The top-level part of a ``registra.<part>...`` name, or None outside the server."""
+    pieces = name.split(".")
+    if pieces[0] != "registra":
+        return None
+    return pieces[1] if len(pieces) > 1 else ""
+
+
+def layer_violations(imports: list[Import]) -> list[str]:
+    problems = []
+    for imp in imports:
+        src, dst = _part(imp.importer), _part(imp.target)
+        if dst is None or src == dst or src in WIRING:
+            continue
+        if dst in WIRING:
+            problems.append(f"{imp}: nothing imports the wiring module registra.{dst}")
+        elif src not in LAYERS or dst not in LAYERS:
+            unknown = src if src not in LAYERS else dst
+            problems.append(f"{imp}: registra.{unknown} has no layer; add it to LAYERS")
+        elif LAYERS[dst] >= LAYERS[src]:
+            problems.append(f"{imp}: {src} may only import layers below it, not {dst}")
+    return problems
+
+
+def core_violations(imports: list[Import]) -> list[str]:
+    problems = []
+    for imp in imports:
+        top = imp.target.split(".")[0]
+        if _part(imp.importer) != "core" or top == "registra" or top in sys.stdlib_module_names:
+            continue
+        if top not in CORE_THIRD_PARTY:
+            problems.append(f"{imp}: core imports only Django and {sorted(CORE_THIRD_PARTY)}")
+    return sorted(set(problems))
+
+
+def api_service_violations(imports: list[Import]) -> list[str]:
+    return [
+        f"{imp}: the read-only API reads through selectors, never a services module"
+        for imp in imports
+        if _part(imp.importer) == "api" and "services" in imp.target.split(".")
+    ]
+
+
+@pytest.fixture(scope="module")
+def server_imports() -> list[Import]:
+    return _tree_imports(SRC, "registra")
+
+
+def test_every_server_package_has_a_layer():
+    packages = {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    modules = {p.stem for p in SRC.glob("*.py")} - {"__init__"}
+    assert packages <= set(LAYERS), f"classify {sorted(packages - set(LAYERS))} in LAYERS"
+    assert modules <= WIRING, f"classify {sorted(modules - WIRING)} as wiring or move them"
+
+
+def test_imports_point_down_the_layers(server_imports):
+    assert layer_violations(server_imports) == []
+
+
+def test_core_imports_only_django(server_imports):
+    assert core_violations(server_imports) == []
+
+
+def test_the_api_never_imports_a_services_module(server_imports):
+    assert api_service_violations(server_imports) == []
+
+
+def test_the_client_never_imports_the_server():
+    if not CLIENT.exists():
+        pytest.skip("the client distribution is not in this tree yet")
+    found = []
+    for package in CLIENT.glob("*/__init__.py"):
+        found += _tree_imports(package.parent, package.parent.name)
+    assert [
+        f"{i}: the client is importable without the server"
+        for i in found
+        if _part(i.target) is not None
+    ] == []
+
+
+# --- the checker itself ----------------------------------------------------------------------
+
+
+def _check(module: str, source: str, *, is_package: bool = False) -> list[Import]:
+    return imports_in(source, module, Path(SRC / "x.py"), is_package=is_package)
+
+
+@pytest.mark.parametrize(
+    ("module", "source"),
+    [
+        ("registra.core.audit", "from registra.assets import models"),
+        ("registra.core.audit", "import registra.organizations.models"),
+        ("registra.organizations.services", "from registra.assets.services import x"),
+        ("registra.assets.selectors", "from ..api.v1 import render"),
+        ("registra.api.v1.assets", "from registra.web import health"),
+        ("registra.web.views", "def f():\n    from registra import settings"),
+        ("registra.assets.demo", "from registra.jobs import run"),
+    ],
+)
+def test_the_checker_catches_upward_and_sideways_imports(module, source):
+    assert layer_violations(_check(module, source))
+
+
+@pytest.mark.parametrize(
+    ("module", "source"),
+    [
+        ("registra.assets.services", "from registra.core import audit"),
+        ("registra.assets.services", "from . import selectors"),
+        ("registra.api.v1.api", "from registra.organizations.selectors import TokenContext"),
+        ("registra.cli", "from registra.assets.demo import load_demo"),
+        ("registra.urls", "from registra.api.v1.api import api"),
+    ],
+)
+def test_the_checker_allows_downward_imports(module, source):
+    assert layer_violations(_check(module, source)) == []
+
+
+def test_the_checker_catches_frameworks_in_core_and_services_in_the_api():
+    assert core_violations(_check("registra.core.errors", "import ninja"))
+    assert core_violations(_check("registra.core.errors", "import json, django.db, orjson")) == []
+    assert api_service_violations(_check("registra.api.v1.token", "from ...assets import services"))
+    assert api_service_violations(_check("registra.api.v1.x", "import registra.assets.services"))
+    relative = _check("registra.api.v1", "from .. import services", is_package=True)
+    assert [i.target for i in relative] == ["registra.api", "registra.api.services"]
