@@ -18,20 +18,6 @@ from collections import Counter
 from pathlib import Path
 
 PY_SPY_HELP = "py-spy is not installed; install it with: .venv/bin/pip install py-spy"
-AREAS = (
-    ("registra", "/registra/"),
-    ("ninja", "/ninja/"),
-    ("pydantic", "/pydantic"),
-    ("django", "/django/"),
-    ("asgiref", "/asgiref/"),
-    ("psycopg", "/psycopg"),
-    ("redis", "/redis/"),
-    ("uvicorn", "/uvicorn/"),
-    ("orjson", "orjson"),
-    ("asyncio", "/asyncio/"),
-    ("threading", "/threading.py"),
-    ("concurrent", "/concurrent/"),
-)
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
 
@@ -72,10 +58,12 @@ def _short(frame: str) -> str:
 
 
 def _area(frame: str) -> str:
-    for name, needle in AREAS:
-        if needle in frame:
-            return name
-    return "other"
+    """The top-level package or module a frame's file belongs to (py-spy prints paths relative
+    to their sys.path entry: ``registra/api/v1/render.py``, ``django/...``, ``threading.py``)."""
+    m = _FRAME.match(frame)
+    if m is None:
+        return "other"
+    return m.group("file").split("/", 1)[0].removesuffix(".py") or "other"
 
 
 def summarize(path: Path, *, top: int = 25) -> str:
@@ -90,12 +78,16 @@ def summarize(path: Path, *, top: int = 25) -> str:
         areas[_area(leaf)] += count
         for frame in set(frames):
             inclusive[_short(frame)] += count
-    lines = [f"{total} samples from {path}", "", "self time by area:"]
-    lines += [f"  {100 * c / total:5.1f}%  {name}" for name, c in areas.most_common()]
+    lines = [f"{total} samples from {path}", "", "self time by package or module:"]
+    lines += [f"  {100 * c / total:5.1f}%  {name}" for name, c in areas.most_common(12)]
     lines += ["", f"top {top} functions by self time:"]
     lines += [f"  {100 * c / total:5.1f}%  {name}" for name, c in self_time.most_common(top)]
     lines += ["", f"top {top} functions by inclusive time:"]
     lines += [f"  {100 * c / total:5.1f}%  {name}" for name, c in inclusive.most_common(top)]
+    # The process entry and serve frames cover everything; Registra's own frames tell more.
+    ours = [(n, c) for n, c in inclusive.most_common() if "(registra/" in n and c < total // 2]
+    lines += ["", "Registra's functions (below the request entry) by inclusive time:"]
+    lines += [f"  {100 * c / total:5.1f}%  {name}" for name, c in ours[:top]]
     return "\n".join(lines)
 
 

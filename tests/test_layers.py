@@ -151,19 +151,6 @@ def test_the_api_never_imports_a_services_module(server_imports):
     assert api_service_violations(server_imports) == []
 
 
-def test_the_client_never_imports_the_server():
-    if not CLIENT.exists():
-        pytest.skip("the client distribution is not in this tree yet")
-    found = []
-    for package in CLIENT.glob("*/__init__.py"):
-        found += _tree_imports(package.parent, package.parent.name)
-    assert [
-        f"{i}: the client is importable without the server"
-        for i in found
-        if _part(i.target) is not None
-    ] == []
-
-
 # --- the checker itself ----------------------------------------------------------------------
 
 

@@ -131,14 +131,12 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     _db["CONN_MAX_AGE"] = 0 if DEBUG else _db.get("CONN_MAX_AGE", 60)
-elif _env_int("REGISTRA_DB_POOL_SIZE", 10) > 0:
-    # Under ASGI each request runs in a new thread and Django's connections are per thread, so
-    # persistent connections pile up (one per request, until garbage collection) and
-    # CONN_MAX_AGE=0 pays a new connection per request. A per-process pool serves both cases.
+elif (_pool_size := _env_int("REGISTRA_DB_POOL_SIZE", 10)) > 0:
+    # Django's connections are per thread and ASGI requests run on many threads: persistent
+    # connections piled up (one per request thread) and CONN_MAX_AGE=0 paid a new connection per
+    # request. One pool per server process serves every request thread.
     _db["CONN_MAX_AGE"] = 0
-    _db["OPTIONS"] = {
-        "pool": {"min_size": 2, "max_size": _env_int("REGISTRA_DB_POOL_SIZE", 10), "timeout": 10}
-    }
+    _db["OPTIONS"] = {"pool": {"min_size": 2, "max_size": _pool_size, "timeout": 10}}
 _db.setdefault("TEST", {})
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

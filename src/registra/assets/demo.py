@@ -50,8 +50,10 @@ def load_demo(
 
     Running again never fails on existing data and never changes it: members (by email),
     responsibilities (by key) and assets (by key) that already exist are skipped, and an
-    asset's custody and assessments are written only together with the asset itself. So a
-    repeated run adds nothing, and a run with a larger ``assets`` appends the missing ones.
+    asset's custody and assessments are written only together with the asset itself (one
+    transaction per batch). So a repeated run adds nothing, a run with a larger ``assets``
+    appends the missing ones, and a run with another seed skips the keys already taken (asset
+    keys are numbered, ``TW-000001``...). The summary says how many were skipped.
     """
     if assets < 0:
         raise field_error("assets", "must not be negative")

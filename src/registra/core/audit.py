@@ -60,6 +60,8 @@ def _orjson_default(value: Any) -> Any:
         return api_format(value)
     if type(value) is date:
         return value.isoformat()
+    if isinstance(value, str):  # status choices: JSON keeps only their text
+        return str.__str__(value)
     raise TypeError  # anything else takes the exact path in jsonable
 
 
