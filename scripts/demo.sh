@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Used by `make demo`: migrate the SQLite database, load the demo register once, create a demo
+# Used by `make demo`: migrate the SQLite database, load the demo register, create a demo
 # service account, print how to use it, then run the server in the foreground.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,11 +11,8 @@ ORG="${DEMO_ORG:-skyline-mro}"
 ASSETS="${DEMO_ASSETS:-2000}"
 
 "$BIN/registra" migrate
-marker="$REGISTRA_DATA_DIR/.demo-$ORG"
-if [ ! -f "$marker" ]; then
-  "$BIN/registra" demo-data --org "$ORG" --assets "$ASSETS" --seed 1
-  touch "$marker"
-fi
+# Idempotent: a second start adds nothing; a larger DEMO_ASSETS appends the missing assets.
+"$BIN/registra" demo-data --org "$ORG" --assets "$ASSETS" --seed 1
 creds=$("$BIN/registra" service-account create --org "$ORG" --name "Demo integration" \
   --scopes "assets:read organization:read" --json)
 client_id=$("$BIN/python" -c 'import json,sys; print(json.load(sys.stdin)["clientId"])' <<<"$creds")
