@@ -1,0 +1,381 @@
+"""Custody writes: assign, hand off, end, and bulk records of custody held elsewhere."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from registra.assets import selectors
+from registra.assets.choices import (
+    SUBJECT_MODULE_MEMBERSHIP,
+    SUBJECT_TYPE_MEMBER_USER,
+    AssetStatus,
+    AssignmentKind,
+    CustodyStatus,
+)
+from registra.assets.models import Asset, CustodyAssignment
+from registra.assets.services._common import (
+    _KEY_RULE,
+    ASSIGNMENT_KINDS,
+    RECORD_KEY_RE,
+    _asset_statuses,
+    _lock_asset,
+    custody_fields,
+)
+from registra.core import audit, bulk, validation
+from registra.core.audit import Actor, PendingEvent
+from registra.core.errors import Conflict, NotFound, Unprocessable, field_error
+from registra.core.ids import new_id
+from registra.core.timefmt import now
+from registra.organizations.choices import MembershipStatus
+from registra.organizations.models import Member, Organization
+
+# --- custody -------------------------------------------------------------------------------
+
+
+def _end(c: CustodyAssignment, when: datetime, at: datetime) -> PendingEvent:
+    event = _end_pending(c, when, at)
+    c.save(update_fields=["status", "ended_at", "updated_at"])
+    return event
+
+
+def _end_pending(c: CustodyAssignment, when: datetime, at: datetime) -> PendingEvent:
+    """End ``c`` in memory (the caller saves it) and describe the change."""
+    before = custody_fields(c)
+    c.status, c.ended_at, c.updated_at = CustodyStatus.ENDED, when, at
+    return PendingEvent(
+        "custody.ended",
+        "custody-assignment",
+        c.id,
+        *audit.changed_fields(before, custody_fields(c)),
+    )
+
+
+def _holder(organization: Organization, member_id: str) -> Member:
+    m = Member.objects.filter(organization=organization, id=member_id).first()
+    if m is None:
+        raise field_error("memberId", f"member {member_id} not found in this organization")
+    if m.status != MembershipStatus.ACTIVE:
+        raise Unprocessable(f"{m.email} is not an active member and can't hold custody")
+    return m
+
+
+def _check_ready_or_override(
+    organization: Organization, asset: Asset, override_reason: str | None, at: datetime
+) -> str:
+    readiness = selectors.asset_readiness(organization, asset, at=at)
+    if readiness.is_ready:
+        return ""
+    if not override_reason:
+        raise Unprocessable(
+            f"asset {asset.asset_key} is not ready ({'; '.join(readiness.reasons)}): "
+            "handing it over needs an explicit override with a reason"
+        )
+    return validation.text("overrideReason", override_reason, min_len=10, max_len=1000)
+
+
+def _new_assignment(
+    organization: Organization,
+    asset: Asset,
+    holder: Member,
+    *,
+    kind: str,
+    key: str | None,
+    started_at: datetime,
+    at: datetime,
+    snapshot: Mapping[str, Any],
+) -> CustodyAssignment:
+    # Microseconds, so handing an asset back to its previous holder never reuses a key.
+    key = key or f"{asset.asset_key}-{holder.id[-8:].lower()}-{started_at:%Y%m%d%H%M%S%f}"
+    key = validation.pattern("assignmentKey", key, RECORD_KEY_RE, _KEY_RULE, 160)
+    return CustodyAssignment(
+        id=new_id("ascust"),
+        organization=organization,
+        asset=asset,
+        assignment_key=key,
+        assignment_kind=kind,
+        subject_module_key=SUBJECT_MODULE_MEMBERSHIP,
+        subject_resource_type=SUBJECT_TYPE_MEMBER_USER,
+        subject_resource_id=holder.id,
+        status=CustodyStatus.ACTIVE,
+        started_at=started_at,
+        ended_at=None,
+        assignment_snapshot={
+            "holderName": holder.full_name,
+            "holderEmail": holder.email,
+            **{k: v for k, v in snapshot.items() if v not in (None, "")},
+        },
+        created_at=at,
+        updated_at=at,
+    )
+
+
+def _not_future(field: str, value: datetime | None, at: datetime) -> datetime:
+    """A recorded custody time: aware, not after ``at`` (the default when absent)."""
+    when = validation.aware(field, value) or at
+    if when > at:
+        raise field_error(field, "must not be in the future")
+    return when
+
+
+def _save_assignment(c: CustodyAssignment) -> None:
+    try:
+        with transaction.atomic():
+            c.save(force_insert=True)
+    except IntegrityError as exc:
+        raise Conflict(
+            f"assignment key {c.assignment_key} is taken, or the asset already has an active "
+            "primary custody"
+        ) from exc
+
+
+@transaction.atomic
+def custody_assign(
+    *,
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    asset_id: str,
+    member_id: str,
+    assignment_kind: str = AssignmentKind.PRIMARY,
+    assignment_key: str | None = None,
+    started_at: datetime | None = None,
+    location: str = "",
+    condition_notes: str = "",
+    override_reason: str | None = None,
+) -> CustodyAssignment:
+    """Give an asset to a member. A primary assignment needs no active primary already (use
+    ``custody_hand_off``); a not-ready asset needs ``override_reason``."""
+    reason = validation.reason(reason)
+    kind = validation.choice("assignmentKind", assignment_kind, ASSIGNMENT_KINDS)
+    asset = _lock_asset(organization, asset_id)
+    if asset.status == AssetStatus.DECOMMISSIONED:
+        raise Unprocessable(f"asset {asset.asset_key} is decommissioned")
+    holder = _holder(organization, member_id)
+    at = now()
+    override = _check_ready_or_override(organization, asset, override_reason, at)
+    if kind == AssignmentKind.PRIMARY and selectors.active_primary(organization, asset.id):
+        raise Conflict(
+            f"asset {asset.asset_key} already has an active primary custody; hand it off instead"
+        )
+    c = _new_assignment(
+        organization,
+        asset,
+        holder,
+        kind=kind,
+        key=assignment_key,
+        started_at=_not_future("startedAt", started_at, at),
+        at=at,
+        snapshot={
+            "location": location,
+            "conditionNotes": condition_notes,
+            "overrideReason": override,
+        },
+    )
+    _save_assignment(c)
+    audit.record(
+        organization_id=organization.id,
+        actor=actor,
+        reason=reason,
+        action="custody.assigned",
+        subject_type="custody-assignment",
+        subject_id=c.id,
+        before=None,
+        after=custody_fields(c),
+        extra={"notReadyOverride": override} if override else None,
+    )
+    return c
+
+
+@transaction.atomic
+def custody_hand_off(
+    *,
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    asset_id: str,
+    to_member_id: str,
+    assignment_key: str | None = None,
+    location: str = "",
+    condition_notes: str = "",
+    override_reason: str | None = None,
+) -> CustodyAssignment:
+    """End the current primary custody and start the new one at the same instant."""
+    reason = validation.reason(reason)
+    asset = _lock_asset(organization, asset_id)
+    if asset.status == AssetStatus.DECOMMISSIONED:
+        raise Unprocessable(f"asset {asset.asset_key} is decommissioned")
+    current = selectors.active_primary(organization, asset.id, lock=True)
+    if current is None:
+        raise Unprocessable(f"asset {asset.asset_key} has no active primary custody to hand off")
+    holder = _holder(organization, to_member_id)
+    if current.subject_resource_id == holder.id:
+        raise Unprocessable(f"{holder.email} already holds {asset.asset_key}")
+    at = now()
+    override = _check_ready_or_override(organization, asset, override_reason, at)
+    ended = _end(current, at, at)
+    c = _new_assignment(
+        organization,
+        asset,
+        holder,
+        kind=AssignmentKind.PRIMARY,
+        key=assignment_key,
+        started_at=at,
+        at=at,
+        snapshot={
+            "location": location,
+            "conditionNotes": condition_notes,
+            "overrideReason": override,
+            "handedOffFrom": current.id,
+        },
+    )
+    _save_assignment(c)
+    audit.record_many(
+        organization_id=organization.id,
+        actor=actor,
+        reason=reason,
+        at=at,
+        events=[
+            ended,
+            PendingEvent(
+                "custody.handed-off",
+                "custody-assignment",
+                c.id,
+                None,
+                custody_fields(c),
+                extra={
+                    "fromAssignmentId": current.id,
+                    **({"notReadyOverride": override} if override else {}),
+                },
+            ),
+        ],
+    )
+    return c
+
+
+@transaction.atomic
+def custody_end(
+    *,
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    assignment_id: str,
+    ended_at: datetime | None = None,
+) -> CustodyAssignment:
+    """End an active custody assignment (the asset is returned)."""
+    reason = validation.reason(reason)
+    c = (
+        CustodyAssignment.objects.select_for_update()
+        .filter(organization=organization, id=assignment_id)
+        .first()
+    )
+    if c is None:
+        raise NotFound(f"custody assignment {assignment_id} not found")
+    if c.status != CustodyStatus.ACTIVE:
+        raise Unprocessable(f"custody assignment {c.assignment_key} has already ended")
+    at = now()
+    when = _not_future("endedAt", ended_at, at)
+    if when < c.started_at:
+        raise field_error("endedAt", "must not be before the assignment started")
+    event = _end(c, when, at)
+    audit.record_many(
+        organization_id=organization.id, actor=actor, reason=reason, events=[event], at=at
+    )
+    return c
+
+
+@transaction.atomic
+def custody_bulk_record(
+    *,
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    records: Sequence[Mapping[str, Any]],
+) -> list[CustodyAssignment]:
+    """Record many custody assignments as they happened elsewhere (CMMS import, history
+    loads): each record names ``asset_id``, ``member_id``, ``assignment_kind``,
+    ``assignment_key``, ``started_at`` and optional ``ended_at``. One event per record.
+
+    An active record (no ``ended_at``) needs an active holder and an asset that is not
+    decommissioned; an ended one may not end before it started. The database still refuses
+    a second active primary per asset."""
+    reason = validation.reason(reason)
+    at = now()
+    member_ids = {r["member_id"] for r in records}
+    members = {m.id: m for m in Member.objects.filter(organization=organization, id__in=member_ids)}
+    statuses = _asset_statuses(organization, {r["asset_id"] for r in records})
+    rows = [_custody_row(organization, i, r, members, statuses, at) for i, r in enumerate(records)]
+    try:
+        with transaction.atomic():
+            bulk.insert_many(CustodyAssignment, rows)
+    except IntegrityError as exc:
+        raise Conflict(
+            "an assignment key is taken, or an asset would get a second active primary custody"
+        ) from exc
+    audit.record_many(
+        organization_id=organization.id,
+        actor=actor,
+        reason=reason,
+        at=at,
+        events=[
+            PendingEvent("custody.recorded", "custody-assignment", c.id, None, custody_fields(c))
+            for c in rows
+        ],
+    )
+    return rows
+
+
+def _custody_row(
+    organization: Organization,
+    i: int,
+    r: Mapping[str, Any],
+    members: Mapping[str, Member],
+    statuses: Mapping[str, str],
+    at: datetime,
+) -> CustodyAssignment:
+    where = f"records[{i}]"
+    holder = members.get(r["member_id"])
+    if holder is None:
+        raise field_error(f"{where}.memberId", f"member {r['member_id']} not found")
+    kind = validation.choice(
+        f"{where}.assignmentKind",
+        r.get("assignment_kind", AssignmentKind.PRIMARY),
+        ASSIGNMENT_KINDS,
+    )
+    started = validation.aware(f"{where}.startedAt", r.get("started_at"))
+    if started is None:
+        raise field_error(f"{where}.startedAt", "is required")
+    ended = validation.aware(f"{where}.endedAt", r.get("ended_at"))
+    if ended is not None and ended < started:
+        raise field_error(f"{where}.endedAt", "must not be before the assignment started")
+    if ended is None and statuses[r["asset_id"]] == AssetStatus.DECOMMISSIONED:
+        raise Unprocessable(f"{where}: a decommissioned asset can't have active custody")
+    if ended is None and holder.status != MembershipStatus.ACTIVE:
+        raise Unprocessable(
+            f"{where}: {holder.email} is not an active member and can't hold custody"
+        )
+    return CustodyAssignment(
+        id=new_id("ascust"),
+        organization=organization,
+        asset_id=r["asset_id"],
+        assignment_key=validation.pattern(
+            f"{where}.assignmentKey", r["assignment_key"], RECORD_KEY_RE, _KEY_RULE, 160
+        ),
+        assignment_kind=kind,
+        subject_module_key=SUBJECT_MODULE_MEMBERSHIP,
+        subject_resource_type=SUBJECT_TYPE_MEMBER_USER,
+        subject_resource_id=holder.id,
+        status=CustodyStatus.ENDED if ended else CustodyStatus.ACTIVE,
+        started_at=started,
+        ended_at=ended,
+        assignment_snapshot={
+            "holderName": holder.full_name,
+            "holderEmail": holder.email,
+            **dict(r.get("snapshot") or {}),
+        },
+        created_at=r.get("created_at") or at,
+        updated_at=r.get("updated_at") or at,
+    )

@@ -1,0 +1,328 @@
+"""Readiness writes: schedule, start, complete, cancel, and bulk records."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from registra.assets.choices import (
+    ASSESSMENT_TRANSITIONS,
+    AssessmentStatus,
+    AssetStatus,
+    ReadinessState,
+)
+from registra.assets.models import ReadinessAssessment
+from registra.assets.services._common import (
+    _KEY_RULE,
+    ASSESSMENT_STATUSES,
+    READINESS_STATES,
+    RECORD_KEY_RE,
+    _asset_statuses,
+    _known_responsibilities,
+    _lock_asset,
+    _responsibility,
+    _snapshot,
+    assessment_fields,
+)
+from registra.core import audit, bulk, validation
+from registra.core.audit import Actor, PendingEvent
+from registra.core.errors import Conflict, NotFound, Unprocessable, field_error
+from registra.core.ids import new_id
+from registra.core.timefmt import now
+from registra.organizations.models import Organization
+
+# --- readiness -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def readiness_schedule(
+    *,
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    asset_id: str,
+    assessment_kind: str,
+    readiness_assessment_key: str | None = None,
+    performed_by_responsibility_id: str | None = None,
+    posture_snapshot: Mapping[str, Any] | None = None,
+) -> ReadinessAssessment:
+    """Plan an assessment (state ``unknown``, status ``scheduled``)."""
+    reason = validation.reason(reason)
+    kind = validation.text("assessmentKind", assessment_kind, min_len=1, max_len=64)
+    asset = _lock_asset(organization, asset_id)
+    if asset.status == AssetStatus.DECOMMISSIONED:
+        raise Unprocessable(f"asset {asset.asset_key} is decommissioned")
+    at = now()
+    key = readiness_assessment_key or _default_assessment_key(asset.asset_key, kind, at)
+    r = ReadinessAssessment(
+        id=new_id("asrdy"),
+        organization=organization,
+        asset=asset,
+        readiness_assessment_key=validation.pattern(
+            "readinessAssessmentKey", key, RECORD_KEY_RE, _KEY_RULE, 160
+        ),
+        assessment_kind=kind,
+        readiness_state=ReadinessState.UNKNOWN,
+        status=AssessmentStatus.SCHEDULED,
+        performed_by_responsibility_id=_responsibility(
+            organization, "performedByResponsibilityId", performed_by_responsibility_id
+        ),
+        posture_snapshot=_snapshot("postureSnapshot", posture_snapshot),
+        created_at=at,
+        updated_at=at,
+    )
+    try:
+        with transaction.atomic():
+            r.save(force_insert=True)
+    except IntegrityError as exc:
+        raise Conflict(f"readiness assessment key {r.readiness_assessment_key} is taken") from exc
+    audit.record(
+        organization_id=organization.id,
+        actor=actor,
+        reason=reason,
+        action="readiness.scheduled",
+        subject_type="readiness-assessment",
+        subject_id=r.id,
+        before=None,
+        after=assessment_fields(r),
+    )
+    return r
+
+
+def _default_assessment_key(asset_key: str, kind: str, at: datetime) -> str:
+    """``<assetKey>-<kind>-<timestamp>``, kept a valid key (at most 156 characters) whatever the
+    free-text kind holds: spaces, accents and slashes become dashes."""
+    kind_part = re.sub(r"[^A-Za-z0-9._:-]+", "-", kind).strip("-")[:64] or "assessment"
+    return f"{asset_key[:70]}-{kind_part}-{at:%Y%m%d%H%M%S%f}"
+
+
+def _lock_assessment(organization: Organization, assessment_id: str) -> ReadinessAssessment:
+    r = (
+        ReadinessAssessment.objects.select_for_update()
+        .filter(organization=organization, id=assessment_id)
+        .first()
+    )
+    if r is None:
+        raise NotFound(f"readiness assessment {assessment_id} not found")
+    return r
+
+
+def _move(r: ReadinessAssessment, status: str) -> None:
+    if status not in ASSESSMENT_TRANSITIONS[r.status]:
+        allowed = sorted(ASSESSMENT_TRANSITIONS[r.status]) or ["none: it is final"]
+        raise Unprocessable(
+            f"assessment {r.readiness_assessment_key} can't go from {r.status} "
+            f"to {status}; allowed: {', '.join(allowed)}"
+        )
+
+
+def _transition(
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    assessment_id: str,
+    status: str,
+    action: str,
+    **values: Any,
+) -> ReadinessAssessment:
+    reason = validation.reason(reason)
+    r = _lock_assessment(organization, assessment_id)
+    _move(r, status)
+    before = assessment_fields(r)
+    r.status, r.updated_at = status, now()
+    for name, value in values.items():
+        setattr(r, name, value)
+    r.save()
+    audit.record(
+        organization_id=organization.id,
+        actor=actor,
+        reason=reason,
+        action=action,
+        subject_type="readiness-assessment",
+        subject_id=r.id,
+        before=audit.changed_fields(before, assessment_fields(r))[0],
+        after=audit.changed_fields(before, assessment_fields(r))[1],
+    )
+    return r
+
+
+@transaction.atomic
+def readiness_start(
+    *, organization: Organization, actor: Actor, reason: str, assessment_id: str
+) -> ReadinessAssessment:
+    """scheduled -> in-progress."""
+    return _transition(
+        organization,
+        actor,
+        reason,
+        assessment_id,
+        AssessmentStatus.IN_PROGRESS,
+        "readiness.started",
+    )
+
+
+@transaction.atomic
+def readiness_complete(
+    *,
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    assessment_id: str,
+    readiness_state: str,
+    performed_at: datetime,
+    valid_until: datetime | None = None,
+    performed_by_responsibility_id: str | None = None,
+    posture_snapshot: Mapping[str, Any] | None = None,
+    evidence_snapshot: Mapping[str, Any] | None = None,
+) -> ReadinessAssessment:
+    """Record the result: state, when it was performed (required) and how long it is valid."""
+    state = validation.choice("readinessState", readiness_state, READINESS_STATES)
+    if performed_at is None:
+        raise field_error("performedAt", "is required to complete an assessment")
+    validation.aware("performedAt", performed_at)
+    validation.aware("validUntil", valid_until)
+    if performed_at > now():
+        raise field_error("performedAt", "must not be in the future")
+    if valid_until is not None and valid_until <= performed_at:
+        raise field_error("validUntil", "must be after performedAt")
+    values: dict[str, Any] = {
+        "readiness_state": state,
+        "performed_at": performed_at,
+        "valid_until": valid_until,
+    }
+    if performed_by_responsibility_id is not None:
+        values["performed_by_responsibility_id"] = _responsibility(
+            organization, "performedByResponsibilityId", performed_by_responsibility_id
+        )
+    if posture_snapshot is not None:
+        values["posture_snapshot"] = _snapshot("postureSnapshot", posture_snapshot)
+    if evidence_snapshot is not None:
+        values["evidence_snapshot"] = _snapshot("evidenceSnapshot", evidence_snapshot)
+    return _transition(
+        organization,
+        actor,
+        reason,
+        assessment_id,
+        AssessmentStatus.COMPLETED,
+        "readiness.completed",
+        **values,
+    )
+
+
+@transaction.atomic
+def readiness_cancel(
+    *, organization: Organization, actor: Actor, reason: str, assessment_id: str
+) -> ReadinessAssessment:
+    """scheduled or in-progress -> cancelled."""
+    return _transition(
+        organization,
+        actor,
+        reason,
+        assessment_id,
+        AssessmentStatus.CANCELLED,
+        "readiness.cancelled",
+    )
+
+
+@transaction.atomic
+def readiness_bulk_record(
+    *,
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    records: Sequence[Mapping[str, Any]],
+) -> list[ReadinessAssessment]:
+    """Record many assessments as they happened (CMMS calibration columns, history loads).
+
+    Each record has ``asset_id``, ``readiness_assessment_key``, ``assessment_kind``,
+    ``readiness_state``, ``status`` and optional ``performed_at``, ``valid_until``,
+    ``performed_by_responsibility_id`` and snapshots. One event per record. The rules of
+    ``readiness_complete`` and ``readiness_schedule`` hold: a completed record was performed
+    (not in the future) and its validity ends after that; nothing is scheduled or in progress
+    on a decommissioned asset; the performer is a responsibility of this organization.
+    """
+    reason = validation.reason(reason)
+    at = now()
+    statuses = _asset_statuses(organization, {r["asset_id"] for r in records})
+    known = _known_responsibilities(
+        organization, {r.get("performed_by_responsibility_id") for r in records}
+    )
+    rows = [_assessment_row(organization, i, r, statuses, known, at) for i, r in enumerate(records)]
+    try:
+        with transaction.atomic():
+            bulk.insert_many(ReadinessAssessment, rows)
+    except IntegrityError as exc:
+        raise Conflict("a readiness assessment key is taken") from exc
+    audit.record_many(
+        organization_id=organization.id,
+        actor=actor,
+        reason=reason,
+        at=at,
+        events=[
+            PendingEvent(
+                "readiness.recorded", "readiness-assessment", r.id, None, assessment_fields(r)
+            )
+            for r in rows
+        ],
+    )
+    return rows
+
+
+_OPEN_ASSESSMENT = (AssessmentStatus.SCHEDULED, AssessmentStatus.IN_PROGRESS)
+
+
+def _assessment_row(
+    organization: Organization,
+    i: int,
+    r: Mapping[str, Any],
+    statuses: Mapping[str, str],
+    known: set[str],
+    at: datetime,
+) -> ReadinessAssessment:
+    where = f"records[{i}]"
+    status = validation.choice(f"{where}.status", r.get("status"), ASSESSMENT_STATUSES)
+    performed = validation.aware(f"{where}.performedAt", r.get("performed_at"))
+    valid_until = validation.aware(f"{where}.validUntil", r.get("valid_until"))
+    if status == AssessmentStatus.COMPLETED and performed is None:
+        raise field_error(f"{where}.performedAt", "is required when completed")
+    if performed is not None and performed > at:
+        raise field_error(f"{where}.performedAt", "must not be in the future")
+    if performed is not None and valid_until is not None and valid_until <= performed:
+        raise field_error(f"{where}.validUntil", "must be after performedAt")
+    if status in _OPEN_ASSESSMENT and statuses[r["asset_id"]] == AssetStatus.DECOMMISSIONED:
+        raise Unprocessable(f"{where}: a decommissioned asset can't have open assessments")
+    performer = r.get("performed_by_responsibility_id") or None
+    if performer is not None and performer not in known:
+        raise field_error(
+            f"{where}.performedByResponsibilityId", f"responsibility {performer} not found"
+        )
+    return ReadinessAssessment(
+        id=new_id("asrdy"),
+        organization=organization,
+        asset_id=r["asset_id"],
+        readiness_assessment_key=validation.pattern(
+            f"{where}.readinessAssessmentKey",
+            r["readiness_assessment_key"],
+            RECORD_KEY_RE,
+            _KEY_RULE,
+            160,
+        ),
+        assessment_kind=validation.text(
+            f"{where}.assessmentKind", r["assessment_kind"], min_len=1, max_len=64
+        ),
+        readiness_state=validation.choice(
+            f"{where}.readinessState", r.get("readiness_state"), READINESS_STATES
+        ),
+        status=status,
+        performed_at=performed,
+        valid_until=valid_until,
+        performed_by_responsibility_id=performer,
+        posture_snapshot=_snapshot(f"{where}.postureSnapshot", r.get("posture_snapshot")),
+        evidence_snapshot=_snapshot(f"{where}.evidenceSnapshot", r.get("evidence_snapshot")),
+        created_at=r.get("created_at") or at,
+        updated_at=r.get("updated_at") or at,
+    )
