@@ -1,0 +1,47 @@
+"""Writes for organizations, members, responsibilities and service accounts. Each service runs
+in one transaction, checks its rules and records its audit event itself. Callers import this
+package; the modules split it by record type. Access tokens are issued in
+``registra.organizations.tokens``."""
+
+from registra.organizations.services._common import actor_for_member, actor_for_service_account
+from registra.organizations.services.members import (
+    Invitation,
+    member_accept_invitation,
+    member_bulk_create_active,
+    member_change_role,
+    member_invite,
+    member_revoke,
+)
+from registra.organizations.services.organizations import (
+    organization_create,
+    organization_set_readiness_requirements,
+    responsibility_assign,
+)
+from registra.organizations.services.service_accounts import (
+    IssuedSecret,
+    service_account_create,
+    service_account_delete,
+    service_account_disable,
+    service_account_enable,
+    service_account_rotate_secret,
+)
+
+__all__ = [
+    "Invitation",
+    "IssuedSecret",
+    "actor_for_member",
+    "actor_for_service_account",
+    "member_accept_invitation",
+    "member_bulk_create_active",
+    "member_change_role",
+    "member_invite",
+    "member_revoke",
+    "organization_create",
+    "organization_set_readiness_requirements",
+    "responsibility_assign",
+    "service_account_create",
+    "service_account_delete",
+    "service_account_disable",
+    "service_account_enable",
+    "service_account_rotate_secret",
+]

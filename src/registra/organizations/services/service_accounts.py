@@ -1,0 +1,229 @@
+"""Service-account writes: create, rotate the secret, disable, enable, delete."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+
+from registra.core import audit, validation
+from registra.core.audit import Actor
+from registra.core.errors import NotFound, Unprocessable, field_error
+from registra.core.timefmt import now
+from registra.organizations.choices import (
+    ALL_SCOPES,
+    ServiceAccountStatus,
+)
+from registra.organizations.models import (
+    AccessToken,
+    Organization,
+    ServiceAccount,
+)
+from registra.organizations.services._common import EMAIL_RE
+
+# --- service accounts and tokens -----------------------------------------------------------
+
+
+def _svc_fields(sa: ServiceAccount) -> dict[str, Any]:
+    return {
+        "name": sa.name,
+        "contactEmail": sa.contact_email,
+        "scopes": sa.scopes,
+        "status": sa.status,
+        "expiresAt": sa.expires_at,
+    }
+
+
+def _scopes(value: list[str] | str) -> list[str]:
+    items = value.split() if isinstance(value, str) else list(value)
+    if not items:
+        raise field_error("scopes", f"must name at least one of: {', '.join(sorted(ALL_SCOPES))}")
+    unknown = [s for s in items if s not in ALL_SCOPES]
+    if unknown:
+        raise field_error(
+            "scopes", f"unknown scope {unknown[0]!r}; allowed: {', '.join(sorted(ALL_SCOPES))}"
+        )
+    return sorted(set(items))
+
+
+def _new_secret() -> str:
+    return "rsec_" + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class IssuedSecret:
+    """A service account and its client secret, which is shown exactly once."""
+
+    account: ServiceAccount
+    secret: str
+
+
+@transaction.atomic
+def service_account_create(
+    *,
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    name: str,
+    scopes: list[str] | str,
+    contact_email: str = "",
+    expires_at: datetime | None = None,
+) -> IssuedSecret:
+    """Create an API identity; returns the secret once, stores only its slow hash."""
+    reason = validation.reason(reason)
+    if contact_email:
+        contact_email = validation.pattern(
+            "contactEmail", contact_email, EMAIL_RE, "must be an email address", 254
+        )
+    validation.aware("expiresAt", expires_at)
+    if expires_at is not None and expires_at <= now():
+        raise field_error("expiresAt", "must be in the future")
+    secret = _new_secret()
+    at = now()
+    sa = ServiceAccount(
+        organization=organization,
+        name=validation.text("name", name, min_len=1, max_len=200),
+        contact_email=contact_email,
+        scopes=_scopes(scopes),
+        secret_hash=make_password(secret),
+        expires_at=expires_at,
+        created_at=at,
+        updated_at=at,
+    )
+    sa.save(force_insert=True)
+    audit.record(
+        organization_id=organization.id,
+        actor=actor,
+        reason=reason,
+        action="service-account.created",
+        subject_type="service-account",
+        subject_id=sa.id,
+        before=None,
+        after=_svc_fields(sa),
+    )
+    return IssuedSecret(account=sa, secret=secret)
+
+
+def _get_service_account(organization: Organization, account_id: str) -> ServiceAccount:
+    sa = (
+        ServiceAccount.objects.select_for_update()
+        .filter(organization=organization, id=account_id)
+        .exclude(status=ServiceAccountStatus.DELETED)
+        .first()
+    )
+    if sa is None:
+        raise NotFound(f"service account {account_id} not found")
+    return sa
+
+
+def _revoke_tokens(sa: ServiceAccount) -> int:
+    deleted, _ = AccessToken.objects.filter(
+        organization_id=sa.organization_id, service_account=sa
+    ).delete()
+    return deleted
+
+
+@transaction.atomic
+def service_account_rotate_secret(
+    *, organization: Organization, actor: Actor, reason: str, account_id: str
+) -> IssuedSecret:
+    """New secret; the old secret and every token issued with it stop working at once."""
+    reason = validation.reason(reason)
+    sa = _get_service_account(organization, account_id)
+    secret = _new_secret()
+    sa.secret_hash = make_password(secret)
+    sa.secret_rotated_at = sa.updated_at = now()
+    sa.save(update_fields=["secret_hash", "secret_rotated_at", "updated_at"])
+    revoked = _revoke_tokens(sa)
+    audit.record(
+        organization_id=organization.id,
+        actor=actor,
+        reason=reason,
+        action="service-account.secret-rotated",
+        subject_type="service-account",
+        subject_id=sa.id,
+        extra={"tokensRevoked": revoked},
+    )
+    return IssuedSecret(account=sa, secret=secret)
+
+
+def _set_status(
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    account_id: str,
+    status: str,
+    action: str,
+) -> ServiceAccount:
+    reason = validation.reason(reason)
+    sa = _get_service_account(organization, account_id)
+    if sa.status == status:
+        raise Unprocessable(f"this service account is already {status}")
+    before = _svc_fields(sa)
+    sa.status, sa.updated_at = status, now()
+    sa.save(update_fields=["status", "updated_at"])
+    revoked = _revoke_tokens(sa) if status != ServiceAccountStatus.ACTIVE else 0
+    audit.record(
+        organization_id=organization.id,
+        actor=actor,
+        reason=reason,
+        action=action,
+        subject_type="service-account",
+        subject_id=sa.id,
+        before=before,
+        after=_svc_fields(sa),
+        extra={"tokensRevoked": revoked},
+    )
+    return sa
+
+
+def service_account_disable(
+    *, organization: Organization, actor: Actor, reason: str, account_id: str
+) -> ServiceAccount:
+    """Disable: tokens die at once and no new ones are issued until enabled again."""
+    with transaction.atomic():
+        return _set_status(
+            organization,
+            actor,
+            reason,
+            account_id,
+            ServiceAccountStatus.DISABLED,
+            "service-account.disabled",
+        )
+
+
+def service_account_enable(
+    *, organization: Organization, actor: Actor, reason: str, account_id: str
+) -> ServiceAccount:
+    """Re-enable a disabled account (its secret is unchanged)."""
+    with transaction.atomic():
+        return _set_status(
+            organization,
+            actor,
+            reason,
+            account_id,
+            ServiceAccountStatus.ACTIVE,
+            "service-account.enabled",
+        )
+
+
+def service_account_delete(
+    *, organization: Organization, actor: Actor, reason: str, account_id: str
+) -> ServiceAccount:
+    """Delete for good. The row stays (status ``deleted``) so audit events keep their subject."""
+    with transaction.atomic():
+        sa = _set_status(
+            organization,
+            actor,
+            reason,
+            account_id,
+            ServiceAccountStatus.DELETED,
+            "service-account.deleted",
+        )
+        sa.secret_hash = make_password(None)
+        sa.save(update_fields=["secret_hash"])
+        return sa
