@@ -1180,3 +1180,18 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(cast):
     actions = [e.action for e in _since(cast.org.id, 0)]
     assert actions.count("member.role-changed") == 2  # the promotion and one demotion
     assert verify_chain(cast.org.id).ok
+
+
+def test_member_change_role_to_the_same_role_is_refused_without_an_event(cast):
+    mark = AuditEvent.objects.filter(organization_id=cast.org.id).count()
+    with pytest.raises(Unprocessable, match="already has the role editor"):
+        services.member_change_role(
+            organization=cast.org,
+            actor=cast.actor(cast.admin),
+            reason=REASON,
+            member_id=cast.editor.id,
+            role="editor",
+        )
+    cast.editor.refresh_from_db()
+    assert cast.editor.role == "editor"
+    assert AuditEvent.objects.filter(organization_id=cast.org.id).count() == mark

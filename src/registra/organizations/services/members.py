@@ -172,6 +172,8 @@ def member_change_role(
     member = _get_member(organization, member_id, lock=True)
     if member.status == MembershipStatus.REVOKED:
         raise Unprocessable("a revoked membership cannot change role")
+    if member.role == role:
+        raise Unprocessable(f"{member.email} already has the role {role}")
     if role != MemberRole.ADMIN:
         _ensure_admin_remains(organization, member)
     before = _member_fields(member)
