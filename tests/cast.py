@@ -8,9 +8,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from registra.assets import services as asset_services
 from registra.assets.models import Asset, ReadinessAssessment
 from registra.core.audit import Actor
+from registra.core.errors import ValidationFailed
+from registra.core.models import AuditChainHead, AuditEvent
 from registra.core.timefmt import now
 from registra.organizations import services as org_services
 from registra.organizations.models import Member, Organization, ServiceAccount
@@ -137,3 +141,19 @@ def calibrate(
         performed_at=performed,
         valid_until=performed + timedelta(days=days_valid),
     )
+
+
+def audit_mark(org: Organization) -> int:
+    """The organization's last audit sequence number, to find the events a step writes."""
+    head = AuditChainHead.objects.filter(organization_id=org.id).first()
+    return head.seq if head else 0
+
+
+def audit_since(org: Organization, mark: int) -> list[AuditEvent]:
+    """The organization's audit events written after ``mark``, in order."""
+    return list(AuditEvent.objects.filter(organization_id=org.id, seq__gt=mark).order_by("seq"))
+
+
+def issue_paths(exc: pytest.ExceptionInfo[ValidationFailed]) -> list[list[str]]:
+    """The field paths a validation error names."""
+    return [issue["path"] for issue in exc.value.issues or []]

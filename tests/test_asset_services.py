@@ -15,25 +15,14 @@ from registra.assets import services
 from registra.assets.models import Asset, CustodyAssignment
 from registra.core.audit import verify_chain
 from registra.core.errors import Conflict, NotFound, Unprocessable, ValidationFailed
-from registra.core.models import AuditChainHead, AuditEvent
 from registra.core.timefmt import api_format, now
 from registra.organizations import services as org_services
 from tests.cast import SYSTEM, make_asset
+from tests.cast import audit_mark as _mark
+from tests.cast import audit_since as _since
+from tests.cast import issue_paths as _issues
 
 REASON = "Register maintenance by quality team"
-
-
-def _mark(org) -> int:
-    head = AuditChainHead.objects.filter(organization_id=org.id).first()
-    return head.seq if head else 0
-
-
-def _since(org, mark: int) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(organization_id=org.id, seq__gt=mark).order_by("seq"))
-
-
-def _issues(exc: pytest.ExceptionInfo[ValidationFailed]) -> list[list[str]]:
-    return [issue["path"] for issue in exc.value.issues or []]
 
 
 def _create(cast, **spec):

@@ -18,19 +18,16 @@ from registra.core import bulk
 from registra.core.audit import verify_chain
 from registra.core.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from registra.core.ids import new_id
-from registra.core.models import AuditChainHead, AuditEvent
+from registra.core.models import AuditChainHead
 from registra.core.timefmt import api_format, now
 from tests.cast import SYSTEM, make_asset
+from tests.cast import audit_since as _since
 
 REASON = "Retirement campaign for worn tooling"
 
 
 def _mark(org) -> int:
     return AuditChainHead.objects.get(organization_id=org.id).seq
-
-
-def _since(org, mark: int) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(organization_id=org.id, seq__gt=mark).order_by("seq"))
 
 
 # --- core.bulk -------------------------------------------------------------------------------
