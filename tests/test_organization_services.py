@@ -20,7 +20,7 @@ from registra.core.errors import (
     Unprocessable,
     ValidationFailed,
 )
-from registra.core.models import AuditChainHead, AuditEvent
+from registra.core.models import AuditEvent
 from registra.core.timefmt import api_format, now
 from registra.organizations import services, tokens
 from registra.organizations.models import (
@@ -31,21 +31,11 @@ from registra.organizations.models import (
     ServiceAccount,
 )
 from tests.cast import SYSTEM
+from tests.cast import audit_mark as _mark
+from tests.cast import audit_since as _since
+from tests.cast import issue_paths as _issues
 
 REASON = "Requested by the quality manager"
-
-
-def _mark(org_id: str) -> int:
-    head = AuditChainHead.objects.filter(organization_id=org_id).first()
-    return head.seq if head else 0
-
-
-def _since(org_id: str, mark: int) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(organization_id=org_id, seq__gt=mark).order_by("seq"))
-
-
-def _issues(exc: pytest.ExceptionInfo[ValidationFailed]) -> list[list[str]]:
-    return [issue["path"] for issue in exc.value.issues or []]
 
 
 # --- organizations ---------------------------------------------------------------------------
@@ -72,7 +62,7 @@ def test_organization_create(db):
         "active",
     )
     assert stored.readiness_requirements == {"calibrated-tool": ["calibration", "inspection"]}
-    [event] = _since(org.id, 0)
+    [event] = _since(org, 0)
     assert (event.action, event.actor_id, event.reason) == (
         "organization.created",
         SYSTEM.id,
@@ -92,7 +82,7 @@ def test_organization_create_accepts_valid_slugs(db, slug):
     org = services.organization_create(actor=SYSTEM, reason=REASON, slug=slug, name="Valid")
 
     assert Organization.objects.get(id=org.id).slug == slug
-    assert _since(org.id, 0)[0].action == "organization.created"
+    assert _since(org, 0)[0].action == "organization.created"
 
 
 @pytest.mark.parametrize(
@@ -146,7 +136,7 @@ def test_organization_create_names_the_invalid_field(db, field, overrides):
 
 
 def test_organization_set_readiness_requirements(cast):
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     org = services.organization_set_readiness_requirements(
         organization=cast.org,
@@ -158,7 +148,7 @@ def test_organization_set_readiness_requirements(cast):
     expected = {"calibrated-tool": ["calibration"], "vehicle": ["inspection"]}
     assert org.readiness_requirements == expected
     assert Organization.objects.get(id=cast.org.id).readiness_requirements == expected
-    [event] = _since(cast.org.id, mark)
+    [event] = _since(cast.org, mark)
     assert (event.action, event.actor_id, event.reason) == (
         "organization.readiness-requirements-changed",
         cast.admin.id,
@@ -172,7 +162,7 @@ def test_organization_set_readiness_requirements(cast):
             organization=cast.org, actor=SYSTEM, reason=REASON, requirements={"vehicle": "x"}
         )
     assert Organization.objects.get(id=cast.org.id).readiness_requirements == expected
-    assert len(_since(cast.org.id, mark)) == 1
+    assert len(_since(cast.org, mark)) == 1
 
 
 # --- reasons ---------------------------------------------------------------------------------
@@ -180,13 +170,13 @@ def test_organization_set_readiness_requirements(cast):
 
 @pytest.mark.parametrize("reason", ["x" * 10, "x" * 1000, "  ten chars!  "])
 def test_a_reason_of_10_to_1000_characters_is_accepted(cast, reason):
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     services.member_invite(
         organization=cast.org, actor=SYSTEM, reason=reason, email="new@example.test", role="viewer"
     )
 
-    assert _since(cast.org.id, mark)[0].reason == reason.strip()
+    assert _since(cast.org, mark)[0].reason == reason.strip()
 
 
 @pytest.mark.parametrize(
@@ -200,7 +190,7 @@ def test_a_reason_of_10_to_1000_characters_is_accepted(cast, reason):
     ],
 )
 def test_a_missing_short_or_long_reason_is_refused(cast, reason, message):
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     with pytest.raises(ValidationFailed) as exc:
         services.member_invite(
@@ -213,14 +203,14 @@ def test_a_missing_short_or_long_reason_is_refused(cast, reason, message):
 
     assert exc.value.issues == [{"path": ["reason"], "message": message}]
     assert not Member.objects.filter(email="new@example.test").exists()
-    assert _since(cast.org.id, mark) == []
+    assert _since(cast.org, mark) == []
 
 
 # --- members ---------------------------------------------------------------------------------
 
 
 def test_member_invite(cast):
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     invitation = services.member_invite(
         organization=cast.org,
@@ -246,7 +236,7 @@ def test_member_invite(cast):
     assert member.invitation_token_hash == hashlib.sha256(invitation.token.encode()).hexdigest()
     assert invitation.token not in member.invitation_token_hash
     assert member.invitation_expires_at > now() + timedelta(days=6)
-    [event] = _since(cast.org.id, mark)
+    [event] = _since(cast.org, mark)
     assert (event.action, event.actor_id, event.reason) == ("member.invited", cast.admin.id, REASON)
     assert event.subject_id == member.id
     assert event.diff == {
@@ -263,7 +253,7 @@ def test_member_invite(cast):
 
 
 def test_member_invite_refuses_an_existing_email_in_the_same_organization(cast):
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
     members = Member.objects.count()
 
     with pytest.raises(Conflict):
@@ -276,7 +266,7 @@ def test_member_invite_refuses_an_existing_email_in_the_same_organization(cast):
         )
 
     assert Member.objects.count() == members
-    assert _since(cast.org.id, mark) == []
+    assert _since(cast.org, mark) == []
 
 
 def test_member_invite_allows_the_same_email_in_another_organization(cast):
@@ -303,7 +293,7 @@ def test_member_invite_allows_the_same_email_in_another_organization(cast):
     ],
 )
 def test_member_invite_names_the_invalid_field(cast, field, overrides):
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
     kwargs = {"email": "new@example.test", "role": "viewer"}
     kwargs.update(overrides)
 
@@ -311,7 +301,7 @@ def test_member_invite_names_the_invalid_field(cast, field, overrides):
         services.member_invite(organization=cast.org, actor=SYSTEM, reason=REASON, **kwargs)
 
     assert _issues(exc) == [[field]]
-    assert _since(cast.org.id, mark) == []
+    assert _since(cast.org, mark) == []
 
 
 def _invite(cast, email="new.admin@example.test", role="admin", full_name=""):
@@ -327,7 +317,7 @@ def _invite(cast, email="new.admin@example.test", role="admin", full_name=""):
 
 def test_member_accept_invitation(cast):
     invitation = _invite(cast, full_name="Nina Inspector")
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     member = services.member_accept_invitation(
         token=invitation.token, password="correct horse battery", full_name="Nina I. Inspector"
@@ -339,7 +329,7 @@ def test_member_accept_invitation(cast):
     assert stored.check_password("correct horse battery")
     assert stored.invitation_token_hash == ""
     assert stored.invitation_expires_at is None
-    [event] = _since(cast.org.id, mark)
+    [event] = _since(cast.org, mark)
     assert (event.action, event.actor_type, event.actor_id) == (
         "member.joined",
         "member",
@@ -353,7 +343,7 @@ def test_member_accept_invitation(cast):
     # The link is one-time.
     with pytest.raises(NotFound):
         services.member_accept_invitation(token=invitation.token, password="another long pass")
-    assert len(_since(cast.org.id, mark)) == 1
+    assert len(_since(cast.org, mark)) == 1
 
 
 def test_member_accept_invitation_keeps_the_invited_name(cast):
@@ -369,13 +359,13 @@ def test_member_accept_invitation_keeps_the_invited_name(cast):
 @pytest.mark.parametrize("token", ["", "not-the-token", None])
 def test_member_accept_invitation_refuses_an_unknown_token(cast, token):
     invitation = _invite(cast)
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     with pytest.raises(NotFound):
         services.member_accept_invitation(token=token, password="correct horse battery")
 
     assert Member.objects.get(id=invitation.member.id).status == "pending"
-    assert _since(cast.org.id, mark) == []
+    assert _since(cast.org, mark) == []
 
 
 def test_member_accept_invitation_refuses_an_expired_link(cast):
@@ -383,13 +373,13 @@ def test_member_accept_invitation_refuses_an_expired_link(cast):
     Member.objects.filter(id=invitation.member.id).update(
         invitation_expires_at=now() - timedelta(seconds=1)
     )
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     with pytest.raises(NotFound, match="expired"):
         services.member_accept_invitation(token=invitation.token, password="correct horse battery")
 
     assert Member.objects.get(id=invitation.member.id).status == "pending"
-    assert _since(cast.org.id, mark) == []
+    assert _since(cast.org, mark) == []
 
 
 def test_member_accept_invitation_refuses_a_revoked_invitation(cast):
@@ -397,13 +387,13 @@ def test_member_accept_invitation_refuses_a_revoked_invitation(cast):
     services.member_revoke(
         organization=cast.org, actor=SYSTEM, reason=REASON, member_id=invitation.member.id
     )
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     with pytest.raises(NotFound):
         services.member_accept_invitation(token=invitation.token, password="correct horse battery")
 
     assert Member.objects.get(id=invitation.member.id).status == "revoked"
-    assert _since(cast.org.id, mark) == []
+    assert _since(cast.org, mark) == []
 
 
 @pytest.mark.parametrize(
@@ -412,7 +402,7 @@ def test_member_accept_invitation_refuses_a_revoked_invitation(cast):
 )
 def test_member_accept_invitation_validates_password_and_name(cast, field, password, full_name):
     invitation = _invite(cast)  # invited without a name: accepting must supply one
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     with pytest.raises(ValidationFailed) as exc:
         services.member_accept_invitation(
@@ -423,11 +413,11 @@ def test_member_accept_invitation_validates_password_and_name(cast, field, passw
     stored = Member.objects.get(id=invitation.member.id)
     assert stored.status == "pending"
     assert not stored.has_usable_password()
-    assert _since(cast.org.id, mark) == []
+    assert _since(cast.org, mark) == []
 
 
 def test_member_change_role(cast):
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     member = services.member_change_role(
         organization=cast.org,
@@ -439,7 +429,7 @@ def test_member_change_role(cast):
 
     assert member.role == "editor"
     assert Member.objects.get(id=cast.viewer.id).role == "editor"
-    [event] = _since(cast.org.id, mark)
+    [event] = _since(cast.org, mark)
     assert (event.action, event.actor_id, event.reason, event.subject_id) == (
         "member.role-changed",
         cast.admin.id,
@@ -450,7 +440,7 @@ def test_member_change_role(cast):
 
 
 def test_member_change_role_refuses_to_demote_the_last_active_admin(cast):
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     with pytest.raises(Unprocessable, match="at least one active admin"):
         services.member_change_role(
@@ -462,7 +452,7 @@ def test_member_change_role_refuses_to_demote_the_last_active_admin(cast):
         )
 
     assert Member.objects.get(id=cast.admin.id).role == "admin"
-    assert _since(cast.org.id, mark) == []
+    assert _since(cast.org, mark) == []
 
 
 def test_a_pending_admin_does_not_count_as_the_remaining_admin(cast):
@@ -484,14 +474,14 @@ def test_member_change_role_demotes_an_admin_when_another_active_admin_remains(c
     services.member_change_role(
         organization=cast.org, actor=SYSTEM, reason=REASON, member_id=cast.editor.id, role="admin"
     )
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     member = services.member_change_role(
         organization=cast.org, actor=SYSTEM, reason=REASON, member_id=cast.admin.id, role="auditor"
     )
 
     assert Member.objects.get(id=member.id).role == "auditor"
-    [event] = _since(cast.org.id, mark)
+    [event] = _since(cast.org, mark)
     assert event.diff == {"before": {"role": "admin"}, "after": {"role": "auditor"}}
     # Now the promoted editor is the last admin.
     with pytest.raises(Unprocessable):
@@ -514,7 +504,7 @@ def test_another_organizations_admin_does_not_count(cast):
 
 
 def test_member_change_role_refuses_unknown_role_foreign_and_revoked_members(cast):
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     with pytest.raises(ValidationFailed) as exc:
         services.member_change_role(
@@ -535,7 +525,7 @@ def test_member_change_role_refuses_unknown_role_foreign_and_revoked_members(cas
     services.member_revoke(
         organization=cast.org, actor=SYSTEM, reason=REASON, member_id=cast.viewer.id
     )
-    after_revoke = _mark(cast.org.id)
+    after_revoke = _mark(cast.org)
     with pytest.raises(Unprocessable, match="revoked"):
         services.member_change_role(
             organization=cast.org,
@@ -545,14 +535,14 @@ def test_member_change_role_refuses_unknown_role_foreign_and_revoked_members(cas
             role="admin",
         )
     assert Member.objects.get(id=cast.viewer.id).role == "viewer"
-    assert [e.action for e in _since(cast.org.id, mark)] == ["member.revoked"]
-    assert _mark(cast.org.id) == after_revoke
+    assert [e.action for e in _since(cast.org, mark)] == ["member.revoked"]
+    assert _mark(cast.org) == after_revoke
 
 
 def test_member_revoke(cast):
     cast.viewer.set_password("correct horse battery")
     cast.viewer.save()
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     member = services.member_revoke(
         organization=cast.org,
@@ -566,7 +556,7 @@ def test_member_revoke(cast):
     assert stored.status == "revoked"
     assert not stored.is_active
     assert not stored.has_usable_password()
-    [event] = _since(cast.org.id, mark)
+    [event] = _since(cast.org, mark)
     assert (event.action, event.actor_id, event.reason, event.subject_id) == (
         "member.revoked",
         cast.admin.id,
@@ -579,7 +569,7 @@ def test_member_revoke(cast):
         services.member_revoke(
             organization=cast.org, actor=SYSTEM, reason=REASON, member_id=cast.viewer.id
         )
-    assert len(_since(cast.org.id, mark)) == 1
+    assert len(_since(cast.org, mark)) == 1
 
 
 def test_member_revoke_a_pending_invitation(cast):
@@ -594,7 +584,7 @@ def test_member_revoke_a_pending_invitation(cast):
 
 
 def test_member_revoke_refuses_the_last_active_admin(cast):
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     with pytest.raises(Unprocessable, match="at least one active admin"):
         services.member_revoke(
@@ -602,11 +592,11 @@ def test_member_revoke_refuses_the_last_active_admin(cast):
         )
 
     assert Member.objects.get(id=cast.admin.id).status == "active"
-    assert _since(cast.org.id, mark) == []
+    assert _since(cast.org, mark) == []
 
 
 def test_member_revoke_refuses_a_member_of_another_organization(cast):
-    ours, theirs = _mark(cast.org.id), _mark(cast.other_org.id)
+    ours, theirs = _mark(cast.org), _mark(cast.other_org)
 
     with pytest.raises(NotFound):
         services.member_revoke(
@@ -614,12 +604,12 @@ def test_member_revoke_refuses_a_member_of_another_organization(cast):
         )
 
     assert Member.objects.get(id=cast.outsider.id).status == "active"
-    assert _since(cast.org.id, ours) == []
-    assert _since(cast.other_org.id, theirs) == []
+    assert _since(cast.org, ours) == []
+    assert _since(cast.other_org, theirs) == []
 
 
 def test_member_bulk_create_active_refuses_an_existing_email(cast):
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
     members = Member.objects.count()
 
     with pytest.raises(Conflict):
@@ -634,14 +624,14 @@ def test_member_bulk_create_active_refuses_an_existing_email(cast):
         )
 
     assert Member.objects.count() == members
-    assert _since(cast.org.id, mark) == []
+    assert _since(cast.org, mark) == []
 
 
 # --- responsibilities ------------------------------------------------------------------------
 
 
 def test_responsibility_assign_creates_then_reassigns(cast):
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     ra = services.responsibility_assign(
         organization=cast.org,
@@ -659,7 +649,7 @@ def test_responsibility_assign_creates_then_reassigns(cast):
         "toolbox-A.custodian",
         cast.technician.id,
     )
-    [created] = _since(cast.org.id, mark)
+    [created] = _since(cast.org, mark)
     assert (created.action, created.actor_id, created.reason, created.subject_id) == (
         "responsibility.assigned",
         cast.admin.id,
@@ -686,7 +676,7 @@ def test_responsibility_assign_creates_then_reassigns(cast):
     assert again.id == ra.id
     assert ResponsibilityAssignment.objects.filter(organization=cast.org).count() == 1
     assert ResponsibilityAssignment.objects.get(id=ra.id).holder_id == cast.editor.id
-    reassigned = _since(cast.org.id, mark)[1]
+    reassigned = _since(cast.org, mark)[1]
     assert reassigned.diff["before"]["holderId"] == cast.technician.id
     assert reassigned.diff["after"]["holderId"] == cast.editor.id
 
@@ -706,7 +696,7 @@ def test_responsibility_assign_without_a_holder(cast):
 
 def test_responsibility_assign_refuses_an_outsider_or_inactive_holder(cast):
     invitation = _invite(cast, role="viewer")
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     with pytest.raises(NotFound):
         services.responsibility_assign(
@@ -728,7 +718,7 @@ def test_responsibility_assign_refuses_an_outsider_or_inactive_holder(cast):
         )
 
     assert not ResponsibilityAssignment.objects.exists()
-    assert _since(cast.org.id, mark) == []
+    assert _since(cast.org, mark) == []
 
 
 @pytest.mark.parametrize(
@@ -764,7 +754,7 @@ def _account(cast, **kwargs):
 
 @pytest.mark.production_hashers
 def test_service_account_create(cast):
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
     expires = now() + timedelta(days=90)
 
     issued = _account(
@@ -789,7 +779,7 @@ def test_service_account_create(cast):
     assert issued.secret not in sa.secret_hash
     assert sa.secret_hash.startswith("pbkdf2_sha256$")
     assert check_password(issued.secret, sa.secret_hash)
-    [event] = _since(cast.org.id, mark)
+    [event] = _since(cast.org, mark)
     assert (event.action, event.actor_id, event.reason, event.subject_id) == (
         "service-account.created",
         cast.admin.id,
@@ -823,14 +813,14 @@ def test_service_account_create(cast):
 )
 def test_service_account_create_names_the_invalid_field(cast, field, overrides):
     accounts = ServiceAccount.objects.count()
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     with pytest.raises(ValidationFailed) as exc:
         _account(cast, **overrides)
 
     assert _issues(exc) == [[field]]
     assert ServiceAccount.objects.count() == accounts
-    assert _since(cast.org.id, mark) == []
+    assert _since(cast.org, mark) == []
 
 
 def _token(issued) -> tokens.IssuedToken:
@@ -841,7 +831,7 @@ def test_service_account_rotate_secret(cast):
     issued = _account(cast)
     _token(issued)
     _token(issued)
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     rotated = services.service_account_rotate_secret(
         organization=cast.org,
@@ -857,7 +847,7 @@ def test_service_account_rotate_secret(cast):
     assert not check_password(issued.secret, sa.secret_hash)
     assert sa.secret_rotated_at is not None
     assert not AccessToken.objects.filter(service_account=sa).exists()
-    [event] = _since(cast.org.id, mark)
+    [event] = _since(cast.org, mark)
     assert (event.action, event.actor_id, event.reason, event.subject_id) == (
         "service-account.secret-rotated",
         cast.admin.id,
@@ -873,7 +863,7 @@ def test_service_account_rotate_secret(cast):
 
 
 def test_service_account_rotate_secret_refuses_foreign_and_deleted_accounts(cast):
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     with pytest.raises(NotFound):
         services.service_account_rotate_secret(
@@ -893,7 +883,7 @@ def test_service_account_rotate_secret_refuses_foreign_and_deleted_accounts(cast
         services.service_account_rotate_secret(
             organization=cast.org, actor=SYSTEM, reason=REASON, account_id=issued.account.id
         )
-    assert [e.action for e in _since(cast.org.id, mark)] == [
+    assert [e.action for e in _since(cast.org, mark)] == [
         "service-account.created",
         "service-account.deleted",
     ]
@@ -902,7 +892,7 @@ def test_service_account_rotate_secret_refuses_foreign_and_deleted_accounts(cast
 def test_service_account_disable_and_enable(cast):
     issued = _account(cast)
     _token(issued)
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     disabled = services.service_account_disable(
         organization=cast.org,
@@ -914,7 +904,7 @@ def test_service_account_disable_and_enable(cast):
     assert disabled.status == "disabled"
     assert ServiceAccount.objects.get(id=issued.account.id).status == "disabled"
     assert not AccessToken.objects.filter(service_account_id=issued.account.id).exists()
-    [event] = _since(cast.org.id, mark)
+    [event] = _since(cast.org, mark)
     assert (event.action, event.actor_id, event.reason) == (
         "service-account.disabled",
         cast.admin.id,
@@ -929,7 +919,7 @@ def test_service_account_disable_and_enable(cast):
         services.service_account_disable(
             organization=cast.org, actor=SYSTEM, reason=REASON, account_id=issued.account.id
         )
-    assert len(_since(cast.org.id, mark)) == 1
+    assert len(_since(cast.org, mark)) == 1
 
     enabled = services.service_account_enable(
         organization=cast.org,
@@ -940,7 +930,7 @@ def test_service_account_disable_and_enable(cast):
 
     assert enabled.status == "active"
     assert ServiceAccount.objects.get(id=issued.account.id).status == "active"
-    event = _since(cast.org.id, mark)[1]
+    event = _since(cast.org, mark)[1]
     assert event.action == "service-account.enabled"
     assert (event.diff["before"]["status"], event.diff["after"]["status"]) == ("disabled", "active")
     assert event.diff["tokensRevoked"] == 0
@@ -955,7 +945,7 @@ def test_service_account_disable_and_enable(cast):
 def test_service_account_delete(cast):
     issued = _account(cast)
     _token(issued)
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     deleted = services.service_account_delete(
         organization=cast.org,
@@ -969,7 +959,7 @@ def test_service_account_delete(cast):
     assert sa.status == "deleted"
     assert not check_password(issued.secret, sa.secret_hash)
     assert not AccessToken.objects.filter(service_account=sa).exists()
-    [event] = _since(cast.org.id, mark)
+    [event] = _since(cast.org, mark)
     assert (event.action, event.actor_id, event.reason, event.subject_id) == (
         "service-account.deleted",
         cast.admin.id,
@@ -988,26 +978,26 @@ def test_service_account_delete(cast):
         with pytest.raises(NotFound):
             service(organization=cast.org, actor=SYSTEM, reason=REASON, account_id=sa.id)
     assert ServiceAccount.objects.get(id=sa.id).status == "deleted"
-    assert len(_since(cast.org.id, mark)) == 1
+    assert len(_since(cast.org, mark)) == 1
 
 
 def test_service_account_status_changes_refuse_another_organizations_account(cast):
     other_id = cast.other_reader.account.id
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
 
     for service in (services.service_account_disable, services.service_account_delete):
         with pytest.raises(NotFound):
             service(organization=cast.org, actor=SYSTEM, reason=REASON, account_id=other_id)
 
     assert ServiceAccount.objects.get(id=other_id).status == "active"
-    assert _since(cast.org.id, mark) == []
+    assert _since(cast.org, mark) == []
 
 
 # --- tokens ----------------------------------------------------------------------------------
 
 
 def test_token_issue(cast):
-    mark = _mark(cast.org.id)
+    mark = _mark(cast.org)
     before = now()
 
     token = tokens.token_issue(client_id=cast.reader.account.id, client_secret=cast.reader.secret)
@@ -1026,7 +1016,7 @@ def test_token_issue(cast):
     )
     assert row.expires_at - row.created_at == timedelta(seconds=900)
     assert ServiceAccount.objects.get(id=cast.reader.account.id).last_used_at >= before
-    [event] = _since(cast.org.id, mark)
+    [event] = _since(cast.org, mark)
     assert (event.action, event.actor_type, event.actor_id, event.reason) == (
         "token.issued",
         "service-account",
@@ -1053,13 +1043,12 @@ def test_token_issue_is_capped_by_the_account_expiry(cast):
     assert row.expires_at == ServiceAccount.objects.get(id=issued.account.id).expires_at
 
 
-def _refused(cast, client_id, secret, org_id=None):
-    org_id = org_id or cast.org.id
-    live, mark = AccessToken.objects.count(), _mark(org_id)
+def _refused(cast, client_id, secret):
+    live, mark = AccessToken.objects.count(), _mark(cast.org)
     with pytest.raises(Unauthenticated, match="invalid client credentials"):
         tokens.token_issue(client_id=client_id, client_secret=secret)
     assert AccessToken.objects.count() == live
-    assert _since(org_id, mark) == []
+    assert _since(cast.org, mark) == []
 
 
 def test_token_issue_refuses_a_wrong_or_missing_secret(cast):
@@ -1177,7 +1166,7 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(cast):
     assert outcome == {"first": "demoted", "second": "refused"}
     admins = Member.objects.filter(organization=cast.org, role="admin", status="active")
     assert [m.id for m in admins] == [cast.editor.id]
-    actions = [e.action for e in _since(cast.org.id, 0)]
+    actions = [e.action for e in _since(cast.org, 0)]
     assert actions.count("member.role-changed") == 2  # the promotion and one demotion
     assert verify_chain(cast.org.id).ok
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
-from registra.api.v1.auth import BearerScope, require_scope
+from registra.api.v1.auth import BearerScope
 from registra.api.v1.errors import json_response
 from registra.api.v1.schemas import ErrorOut, OrganizationOneOut
-from registra.organizations.selectors import organization_get
+from registra.organizations.selectors import TokenContext, organization_get
 
 router = Router(tags=["organization"], auth=BearerScope("organization:read"))
 
@@ -19,7 +19,7 @@ router = Router(tags=["organization"], auth=BearerScope("organization:read"))
     summary="Get the organization of the token",
 )
 def get_organization(request: HttpRequest) -> HttpResponse:
-    ctx = require_scope(request, "organization:read")
+    ctx: TokenContext = request.auth  # type: ignore[attr-defined]  # set by BearerScope
     org = organization_get(ctx.organization_id)
     return json_response(
         {
