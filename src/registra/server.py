@@ -12,7 +12,10 @@ def serve(*, host: str, port: int, workers: int) -> None:
 
     call_command("collectstatic", interactive=False, verbosity=0)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "registra.settings")
-    print(f"Registra is listening on http://{host}:{port}/", flush=True)
+    # Printed before uvicorn binds the port: callers wait for /healthz, not for this line.
+    print(
+        f"Registra is starting on http://{host}:{port}/ (ready when /healthz answers)", flush=True
+    )
     uvicorn.run(
         "registra.asgi:application",
         host=host,
