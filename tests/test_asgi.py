@@ -1,6 +1,7 @@
-"""``registra.asgi``, the application behind ``registra serve``: Django's ASGI handler with the
-middleware chain and the view run in one hop on a reused request thread (see its docstring).
-Driven in process through the ASGI interface, several requests at a time."""
+"""``registra.asgi``, the application behind ``registra serve``: the hot path for plain list
+GETs, and Django's ASGI handler with the middleware chain and the view run in one hop on a
+reused request thread for everything else (see its docstring). Driven in process through the
+ASGI interface, several requests at a time."""
 
 from __future__ import annotations
 
@@ -76,32 +77,81 @@ def _request_threads() -> int:
     return sum(t.name.startswith("registra-request") for t in threading.enumerate())
 
 
-@pytest.mark.django_db(transaction=True)
-def test_list_through_the_asgi_application(cast: Cast) -> None:
-    first, second = make_asset(cast.org, "asgi-1"), make_asset(cast.org, "asgi-2")
+def _token(cast: Cast) -> dict[str, str]:
     creds = cast.reader
     token = token_issue(client_id=creds.account.id, client_secret=creds.secret).access_token
-    threads_before = _request_threads()
+    return {"Authorization": f"Bearer {token}"}
 
-    responses = _get_many(8, 3, "/api/v1/assets", "limit=1", {"Authorization": f"Bearer {token}"})
+
+def _framework_headers_present(headers: dict[str, str]) -> None:
+    assert headers["x-request-id"].startswith("req_")
+    assert headers["x-ratelimit-bucket"] in {"token-read", "org"}
+    # What Django's SecurityMiddleware and XFrameOptionsMiddleware add.
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["content-type"] == "application/json"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_list_through_the_hot_path(cast: Cast) -> None:
+    first, second = make_asset(cast.org, "asgi-1"), make_asset(cast.org, "asgi-2")
+    bearer = _token(cast)
+    served, threads_before = application.hot_served, _request_threads()
+
+    responses = _get_many(8, 3, "/api/v1/assets", "limit=1", bearer)
 
     for status, headers, body in responses:
         assert status == 200
-        assert headers["x-request-id"].startswith("req_")
-        assert headers["x-ratelimit-bucket"] in {"token-read", "org"}
-        # Django's middleware ran too (SecurityMiddleware, XFrameOptionsMiddleware).
-        assert headers["x-content-type-options"] == "nosniff"
-        assert headers["x-frame-options"] == "DENY"
+        _framework_headers_present(headers)
+        assert int(headers["content-length"]) == len(body)
         page = orjson.loads(body)
         assert [a["id"] for a in page["assets"]] == [second.id]
         assert page["pagination"]["nextCursor"]
-    # Eight requests, three at a time: request threads are reused, not made per request.
-    assert 1 <= _request_threads() <= threads_before + 3
+    # All eight were served by the hot path: none reached Django's request threads.
+    assert application.hot_served == served + 8
+    assert _request_threads() == threads_before
     # A read-only surface: the register is as it was.
     assert set(Asset.objects.filter(organization=cast.org).values_list("id", flat=True)) == {
         first.id,
         second.id,
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_other_reads_through_django_on_reused_threads(cast: Cast) -> None:
+    asset = make_asset(cast.org, "asgi-1")
+    bearer = _token(cast)
+    served, threads_before = application.hot_served, _request_threads()
+
+    responses = _get_many(8, 3, f"/api/v1/assets/{asset.id}", "", bearer)
+
+    for status, headers, body in responses:
+        assert status == 200
+        _framework_headers_present(headers)
+        assert orjson.loads(body)["asset"]["id"] == asset.id
+    assert application.hot_served == served
+    # Eight requests, three at a time: request threads are reused, not made per request.
+    assert 1 <= _request_threads() <= threads_before + 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_list_request_the_hot_path_declines_is_served_by_django_and_counted_once(
+    cast: Cast,
+) -> None:
+    make_asset(cast.org, "asgi-1")
+    bearer = _token(cast)
+    served = application.hot_served
+
+    (status, headers, body), *_ = _get_many(1, 1, "/api/v1/assets", "limit=abc", bearer)
+    assert status == 400
+    assert orjson.loads(body)["issues"][0]["path"] == ["limit"]
+    remaining = int(headers["x-ratelimit-remaining"])
+
+    (status, headers, _), *_ = _get_many(1, 1, "/api/v1/assets", "limit=1", bearer)
+    assert status == 200
+    assert application.hot_served == served + 1
+    # One count per request, whichever path served it.
+    assert int(headers["x-ratelimit-remaining"]) == remaining - 1
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Model
 
 from registra.assets.choices import AssignmentKind, CustodyStatus
 from registra.assets.models import Asset, CustodyAssignment, ReadinessAssessment
 from registra.assets.readiness import Readiness, compute_readiness
+from registra.core import sql
 from registra.core.errors import NotFound
 from registra.organizations.models import Organization
 
 # Columns read for API v1 records, in the order the rows come back (API names beside them).
+# The API readers below return rows of these values, timestamps (``*_at``) already the API's text,
+# followed by the raw ``created_at`` (an aware datetime) for the keyset position.
 ASSET_COLUMNS = (
     ("id", "id"),
     ("asset_key", "assetKey"),
@@ -66,6 +70,43 @@ class Position:
     id: str
 
 
+_OPERATORS = {"": "=", "gt": ">"}
+
+
+@functools.cache
+def _select_sql(model: type[Model], columns: tuple[str, ...]) -> str:
+    """``SELECT`` of an API reader (see the column lists above) and its ``FROM``."""
+    exprs = [
+        sql.api_stamp(column) if name.endswith("_at") else column
+        for name, column in zip(columns, sql.quoted(model, *columns), strict=True)
+    ]
+    created = sql.quoted(model, "created_at")[0]
+    return f"SELECT {', '.join(exprs)}, {created} FROM {sql.table(model)}"
+
+
+@functools.cache
+def _page_sql(
+    model: type[Model], lookups: tuple[str, ...], keyset: bool, columns: tuple[str, ...]
+) -> str:
+    created, pk, org = sql.quoted(model, "created_at", "id", "organization_id")
+    where = [f"{org} = %s"]
+    for lookup in lookups:
+        name, _, op = lookup.partition("__")
+        where.append(f"{sql.quoted(model, name)[0]} {_OPERATORS[op]} %s")
+    if keyset:
+        # The redundant `created_at <= x` lets both databases seek the index before the OR.
+        where.append(f"{created} <= %s AND ({created} < %s OR ({created} = %s AND {pk} < %s))")
+    return (
+        f"{_select_sql(model, columns)} WHERE {' AND '.join(where)}"
+        f" ORDER BY {created} DESC, {pk} DESC LIMIT %s"
+    )
+
+
+def _api_fetch(query: str, params: list[Any], columns: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    stamps = [i for i, name in enumerate(columns) if name.endswith("_at")]
+    return sql.fetch(query, params, api_stamps=stamps, datetimes=(len(columns),))
+
+
 def _page(
     model: type[Model],
     organization_id: str,
@@ -74,16 +115,15 @@ def _page(
     limit: int,
     columns: Sequence[tuple[str, str]],
 ) -> list[tuple[Any, ...]]:
-    qs: QuerySet[Any] = model.objects.filter(  # type: ignore[attr-defined]
-        organization_id=organization_id, **filters
-    )
+    """One keyset page, newest first (created_at, then id), as API reader rows. Hand-written
+    SQL (see ``core/sql.py``); ``filters`` are equality or ``__gt`` lookups on the model's
+    fields."""
+    names = tuple(c for c, _ in columns)
+    query = _page_sql(model, tuple(filters), after is not None, names)
+    params = [organization_id, *filters.values()]
     if after is not None:
-        # The redundant `created_at <= x` lets both databases seek the index before the OR.
-        qs = qs.filter(created_at__lte=after.created_at).filter(
-            Q(created_at__lt=after.created_at) | Q(created_at=after.created_at, id__lt=after.id)
-        )
-    qs = qs.order_by("-created_at", "-id")
-    return list(qs.values_list(*(c for c, _ in columns))[:limit])
+        params += [after.created_at, after.created_at, after.created_at, after.id]
+    return _api_fetch(query, [*params, limit], names)
 
 
 def asset_page(
@@ -107,15 +147,14 @@ def assessment_page(
 
 
 def asset_row(organization_id: str, asset_id: str) -> tuple[Any, ...]:
-    """One asset's API columns; NotFound when absent or in another organization."""
-    row = (
-        Asset.objects.filter(organization_id=organization_id, id=asset_id)
-        .values_list(*(c for c, _ in ASSET_COLUMNS))
-        .first()
-    )
-    if row is None:
+    """One asset as an API reader row; NotFound when absent or in another organization."""
+    names = tuple(c for c, _ in ASSET_COLUMNS)
+    org, pk = sql.quoted(Asset, "organization_id", "id")
+    query = f"{_select_sql(Asset, names)} WHERE {org} = %s AND {pk} = %s"
+    rows = _api_fetch(query, [organization_id, asset_id], names)
+    if not rows:
         raise NotFound(f"asset {asset_id} not found")
-    return row
+    return rows[0]
 
 
 def asset_get(organization: Organization, asset_id: str) -> Asset:

@@ -11,14 +11,28 @@ def now() -> datetime:
     return timezone.now()
 
 
+_API_STAMP = "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ"
+
+
 def api_format(value: datetime | None) -> str | None:
-    """``2026-05-25T14:08:33.000Z``; None stays None."""
+    """``2026-05-25T14:08:33.000Z`` (milliseconds truncated); None stays None.
+
+    PostgreSQL writes the same text for the API's reads (``core/sql.py``, ``api_stamp``)."""
     if value is None:
         return None
-    value = value.astimezone(UTC)
-    if value.year >= 1000:  # the same text as below, several times faster (hot in bulk audit)
-        return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # printf-style formatting: a page has up to 800 of these, and it takes about 30% less time
+    # than isoformat(timespec=...) with its keyword parsing and an offset to cut off.
+    return _API_STAMP % (
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond // 1000,
+    )
 
 
 def parse_timestamp(raw: str) -> datetime:

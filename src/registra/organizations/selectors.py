@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+import orjson
+
+from registra.core import sql
 from registra.core.errors import NotFound
 from registra.core.timefmt import now
 from registra.organizations.choices import OrganizationStatus, ServiceAccountStatus
@@ -79,22 +84,12 @@ def access_token_resolve(raw_token: str) -> TokenContext | None:
     """
     digest = token_hash(raw_token)
     at = now()
-    # Runs on every API request: one lookup by the unique hash, with the liveness rules checked
-    # here rather than in SQL, compiles in half the time of the equivalent filtered query.
-    query = AccessToken.objects.filter(token_hash=digest).values_list(
-        "id",
-        "organization_id",
-        "service_account_id",
-        "scopes",
-        "expires_at",
-        "service_account__status",
-        "service_account__expires_at",
-        "organization__status",
-    )
-    row = next(iter(query[:1]), None)
-    if row is None:
+    # Runs on every API request: one lookup by the unique hash in hand-written SQL (see
+    # core/sql.py), with the liveness rules checked here.
+    rows = sql.fetch(_token_sql(), [digest], datetimes=(4, 6))
+    if not rows:
         return None
-    tok_id, org_id, svc_id, scopes, expires_at, svc_status, svc_expires_at, org_status = row
+    tok_id, org_id, svc_id, scopes, expires_at, svc_status, svc_expires_at, org_status = rows[0]
     if (
         expires_at <= at
         or svc_status != ServiceAccountStatus.ACTIVE
@@ -102,4 +97,32 @@ def access_token_resolve(raw_token: str) -> TokenContext | None:
         or (svc_expires_at is not None and svc_expires_at <= at)
     ):
         return None
-    return TokenContext(org_id, svc_id, tok_id, digest, frozenset(scopes), expires_at)
+    return TokenContext(org_id, svc_id, tok_id, digest, frozenset(_json_list(scopes)), expires_at)
+
+
+def _json_list(value: Any) -> list[str]:
+    # A JSON column arrives as text (Django decodes JSONField values itself).
+    return orjson.loads(value) if isinstance(value, str | bytes) else list(value)
+
+
+@functools.cache
+def _token_sql() -> str:
+    tok_id, org_id, svc_id, scopes, expires, tok_hash = sql.quoted(
+        AccessToken,
+        "id",
+        "organization_id",
+        "service_account_id",
+        "scopes",
+        "expires_at",
+        "token_hash",
+    )
+    svc_pk, svc_status, svc_expires = sql.quoted(ServiceAccount, "id", "status", "expires_at")
+    org_pk, org_status = sql.quoted(Organization, "id", "status")
+    token, svc, org = sql.table(AccessToken), sql.table(ServiceAccount), sql.table(Organization)
+    return (
+        f"SELECT t.{tok_id}, t.{org_id}, t.{svc_id}, t.{scopes}, t.{expires},"
+        f" s.{svc_status}, s.{svc_expires}, o.{org_status}"
+        f" FROM {token} t JOIN {svc} s ON s.{svc_pk} = t.{svc_id}"
+        f" JOIN {org} o ON o.{org_pk} = t.{org_id}"
+        f" WHERE t.{tok_hash} = %s"
+    )

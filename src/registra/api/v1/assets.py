@@ -8,8 +8,7 @@ from ninja import Query, Router
 from registra.api.v1 import render
 from registra.api.v1.auth import BearerScope
 from registra.api.v1.errors import json_response
-from registra.api.v1.listing import DEFAULT_LIMIT, page_response
-from registra.api.v1.listing import time_filters as _times
+from registra.api.v1.listing import ASSESSMENTS, ASSETS, CUSTODY, DEFAULT_LIMIT, page_response
 from registra.api.v1.schemas import (
     READ_ERRORS,
     AssetListOut,
@@ -51,20 +50,14 @@ def list_assets(
 ) -> HttpResponse:
     """Assets newest first (creation time, then id), keyset-paginated."""
     ctx: TokenContext = request.auth  # type: ignore[attr-defined]  # set by BearerScope
-    lookups = _times(createdAfter, updatedAfter)
-    if status is not None:
-        lookups["status"] = status.value
-    if assetKind is not None:
-        lookups["asset_kind"] = assetKind
+    params = {
+        "status": status,
+        "assetKind": assetKind,
+        "createdAfter": createdAfter,
+        "updatedAfter": updatedAfter,
+    }
     return page_response(
-        organization_id=ctx.organization_id,
-        endpoint="assets",
-        key="assets",
-        reader=selectors.asset_page,
-        columns=selectors.ASSET_COLUMNS,
-        lookups=lookups,
-        limit=limit,
-        cursor=cursor,
+        ASSETS, organization_id=ctx.organization_id, params=params, limit=limit, cursor=cursor
     )
 
 
@@ -84,20 +77,14 @@ def list_custody_assignments(
 ) -> HttpResponse:
     """Custody assignments newest first; filter to one asset with ``assetId``."""
     ctx: TokenContext = request.auth  # type: ignore[attr-defined]  # set by BearerScope
-    lookups = _times(createdAfter, updatedAfter)
-    if assetId is not None:
-        lookups["asset_id"] = assetId
-    if status is not None:
-        lookups["status"] = status.value
+    params = {
+        "assetId": assetId,
+        "status": status,
+        "createdAfter": createdAfter,
+        "updatedAfter": updatedAfter,
+    }
     return page_response(
-        organization_id=ctx.organization_id,
-        endpoint="custody-assignments",
-        key="custodyAssignments",
-        reader=selectors.custody_page,
-        columns=selectors.CUSTODY_COLUMNS,
-        lookups=lookups,
-        limit=limit,
-        cursor=cursor,
+        CUSTODY, organization_id=ctx.organization_id, params=params, limit=limit, cursor=cursor
     )
 
 
@@ -117,18 +104,16 @@ def list_readiness_assessments(
 ) -> HttpResponse:
     """Readiness assessments newest first; filter by asset or readiness state."""
     ctx: TokenContext = request.auth  # type: ignore[attr-defined]  # set by BearerScope
-    lookups = _times(createdAfter, updatedAfter)
-    if assetId is not None:
-        lookups["asset_id"] = assetId
-    if readinessState is not None:
-        lookups["readiness_state"] = readinessState.value
+    params = {
+        "assetId": assetId,
+        "readinessState": readinessState,
+        "createdAfter": createdAfter,
+        "updatedAfter": updatedAfter,
+    }
     return page_response(
+        ASSESSMENTS,
         organization_id=ctx.organization_id,
-        endpoint="readiness-assessments",
-        key="readinessAssessments",
-        reader=selectors.assessment_page,
-        columns=selectors.ASSESSMENT_COLUMNS,
-        lookups=lookups,
+        params=params,
         limit=limit,
         cursor=cursor,
     )

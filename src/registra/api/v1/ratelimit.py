@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
+from redis import Redis
 
 
 @dataclass(frozen=True)
@@ -38,24 +40,37 @@ def _incr(cache_key: str, timeout: int) -> int:
         return 1
 
 
+# Per counter: create it at 0 with the window's timeout unless it exists, then add one.
+_COUNT_SCRIPT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, 0, 'NX', 'EX', ARGV[1])
+  counts[i] = redis.call('INCR', key)
+end
+return counts
+"""
+_scripts: dict[Any, Any] = {}  # connection pool -> registered script
+
+
 def _incr_all(cache_keys: list[str], timeout: int) -> list[int]:
     """Add one to each counter, creating it at 0 with ``timeout`` first.
 
-    On Redis this is one round trip for all counters (``SET NX EX`` then ``INCR`` per key, in
-    one ``MULTI``/``EXEC``) instead of three per counter through the cache API (``add``, and
-    ``incr``'s ``EXISTS`` + ``INCR``); same keys and values, so ``cache.get`` still reads them.
+    On Redis this is one round trip for all counters: a Lua script (``SET NX EX`` then
+    ``INCR`` per key) run with ``EVALSHA``, registered once per connection pool. Through the
+    cache API it would be three round trips per counter (``add``, and ``incr``'s ``EXISTS`` +
+    ``INCR``), and a new redis-py client per request. Same keys and values, so ``cache.get``
+    still reads them.
     """
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
         return [_incr(k, timeout) for k in cache_keys]
     names = [backend.make_and_validate_key(k) for k in cache_keys]
-    # Django's RedisCache keeps its redis-py client behind the private ``_cache``.
-    client = backend._cache.get_client(write=True)  # type: ignore[attr-defined]
-    pipe = client.pipeline(transaction=True)
-    for name in names:
-        pipe.set(name, 0, nx=True, ex=timeout)
-        pipe.incr(name)
-    return [int(n) for n in pipe.execute()[1::2]]
+    # Django's RedisCache keeps its redis-py pools behind the private ``_cache``.
+    pool = backend._cache._get_connection_pool(write=True)  # type: ignore[attr-defined]
+    script = _scripts.get(pool)
+    if script is None:
+        script = _scripts[pool] = Redis(connection_pool=pool).register_script(_COUNT_SCRIPT)
+    return [int(n) for n in script(keys=names, args=[timeout])]
 
 
 def count_request(*, token_key: str, organization_id: str | None, is_read: bool) -> list[Bucket]:

@@ -1,0 +1,82 @@
+"""Hand-written SQL for the reads every API request makes (the token lookup, list pages).
+
+Compiling the ORM's query for these cost more than running it (``docs/benchmarks.md``), so
+their selectors write the SQL themselves, with names from the models' ``_meta``. These helpers
+keep the two databases alike: parameters adapted as the ORM adapts them (so comparisons mean
+the same), timestamps returned aware and in UTC on both, as the ORM returns them, and
+timestamps the API shows returned as its text (``timefmt.api_format``): PostgreSQL formats
+them itself, which was the largest Python cost of a page; on SQLite ``fetch`` formats them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connection
+from django.db.models import Field, Model
+
+from registra.core.timefmt import api_format
+
+# The text of timefmt.api_format: UTC, milliseconds truncated (to_char's MS truncates), "Z".
+_PG_API_STAMP = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+
+def quoted(model: type[Model], *names: str) -> list[str]:
+    """The quoted columns of these fields (by name or attname)."""
+    columns = []
+    for name in names:
+        field = model._meta.get_field(name)
+        if not isinstance(field, Field) or not field.column:
+            raise ValueError(f"{model.__name__}.{name} is not a column")
+        columns.append(connection.ops.quote_name(field.column))
+    return columns
+
+
+def table(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def param(value: Any) -> Any:
+    """A query parameter as the ORM would send it for a field of its type."""
+    if isinstance(value, datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    return value
+
+
+def api_stamp(column: str) -> str:
+    """The select expression of a timestamp column the API shows, as its text; on SQLite the
+    column itself, which ``fetch`` formats (name it in ``api_stamps``)."""
+    if connection.vendor == "postgresql":
+        return _PG_API_STAMP.format(column)
+    return column
+
+
+def fetch(
+    sql: str,
+    params: Sequence[Any],
+    *,
+    datetimes: Sequence[int] = (),
+    api_stamps: Sequence[int] = (),
+) -> list[tuple]:
+    """Rows of a query: the columns at ``datetimes`` as aware UTC datetimes, those at
+    ``api_stamps`` (selected through ``api_stamp``) as the API's text."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [param(p) for p in params])
+        rows = cursor.fetchall()
+    if connection.vendor != "sqlite" or not (datetimes or api_stamps):
+        return rows
+    # SQLite stores naive UTC text, which Django's converter parses to naive datetimes.
+    fixed = []
+    for row in rows:
+        values = list(row)
+        for i in datetimes:
+            v = values[i]
+            if v is not None and v.tzinfo is None:
+                values[i] = v.replace(tzinfo=UTC)
+        for i in api_stamps:
+            v = values[i]
+            if v is not None:
+                values[i] = api_format(v if v.tzinfo else v.replace(tzinfo=UTC))
+        fixed.append(tuple(values))
+    return fixed
