@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponseBase
 
 # Idle request threads kept for reuse; more are made when more requests are in flight.
 IDLE_THREADS = 64
-# Threads serving hot-path requests (each may hold a database connection).
+# Threads serving hot-path requests (each holds a pooled database connection while it serves).
 HOT_THREADS = 4
 
 
@@ -70,7 +70,7 @@ class SyncASGIHandler(ASGIHandler):
         if plan is None:
             return False
         loop = asyncio.get_running_loop()
-        response = await loop.run_in_executor(self._hot_threads, self.hot.serve, plan)
+        response = await loop.run_in_executor(self._hot_threads, self.hot.serve_on_thread, plan)
         if response is None:
             return False
         status, headers, body = response

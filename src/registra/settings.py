@@ -78,17 +78,19 @@ INSTALLED_APPS = [
     "registra.web",
 ]
 
+# Security and clickjacking headers first, so every response carries them, the API's own 429s
+# included. registra/api/v1/hotpath.py reproduces this chain's responses: change it together.
 MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "registra.core.middleware.RequestIdMiddleware",
     "registra.api.v1.middleware.ApiV1Middleware",
-    "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "registra.urls"

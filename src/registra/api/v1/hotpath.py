@@ -10,7 +10,7 @@ envelope (``docs/decisions/0002-api-hot-path.md``).
 
 It takes only requests it can serve exactly as Django would. ``accept`` (on the event loop, no
 I/O) and the start of ``serve`` (token and scope) hand everything else back to Django before
-anything is counted: other methods and paths, unknown, repeated, empty or invalid parameters,
+anything is counted: other methods and paths, repeated, empty or invalid parameters,
 a missing, unknown or under-scoped token, an unexpected ``Host``. Django then answers with its
 own error, counted once. ``enabled`` switches the path off for settings whose effect on a
 response it does not reproduce (TLS redirects, HSTS, another middleware chain).
@@ -45,16 +45,16 @@ log = logging.getLogger("registra.api")
 SCOPE = "assets:read"
 # The chain the responses are reproduced for (settings.MIDDLEWARE when this was written).
 MIDDLEWARE = (
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "registra.core.middleware.RequestIdMiddleware",
     "registra.api.v1.middleware.ApiV1Middleware",
-    "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 )
 
 # A response: status, headers, body.
@@ -136,15 +136,25 @@ def _host_allowed(host: bytes | None) -> bool:
 
 
 def _params(route: Route, query_string: bytes) -> dict[str, Any] | None:
-    """The validated query parameters, or None unless each is known, given once, non-empty and
-    valid (ninja then reports the problem, with every issue)."""
+    """The validated query parameters, or None unless each known one is given once, non-empty
+    and valid (ninja then reports the problem, with every issue). Unknown parameters are
+    ignored, as ninja ignores them."""
     if not query_string.isascii():
         return None
-    pairs = parse_qsl(query_string.decode("ascii"), keep_blank_values=True)
+    try:
+        pairs = parse_qsl(
+            query_string.decode("ascii"),
+            keep_blank_values=True,
+            max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,  # Django's own limit
+        )
+    except ValueError:
+        return None
     params: dict[str, Any] = {}
     for name, raw in pairs:
         adapter = route.adapters.get(name)
-        if adapter is None or name in params or not raw or "\ufffd" in raw:
+        if adapter is None:
+            continue
+        if name in params or not raw or "\ufffd" in raw:
             return None
         try:
             params[name] = adapter.validate_python(raw)
@@ -185,15 +195,17 @@ class Server:
     def __init__(self) -> None:
         self.static = framework_headers()
 
-    def serve(self, plan: Plan) -> Response | None:
-        """The response to a plan, or None to hand the request to Django (nothing counted)."""
+    def serve_on_thread(self, plan: Plan) -> Response | None:
+        """``serve`` on a server thread, with Django's connection upkeep around it (as its
+        request_started and request_finished signals do)."""
         close_old_connections()
         try:
-            return self._serve(plan)
+            return self.serve(plan)
         finally:
             close_old_connections()
 
-    def _serve(self, plan: Plan) -> Response | None:
+    def serve(self, plan: Plan) -> Response | None:
+        """The response to a plan, or None to hand the request to Django (nothing counted)."""
         try:
             ctx = access_token_resolve(plan.token)
             if ctx is None or SCOPE not in ctx.scopes:

@@ -87,6 +87,10 @@ class ApiV1Middleware:
             response = self._envelope(request, self.get_response(request))
         for name, value in rate_headers(bucket).items():
             response[name] = value
+        if not response.streaming and not response.has_header("Content-Length"):
+            # Responses made here (429, the envelopes) don't pass CommonMiddleware, which
+            # sets it on the others: every API response says its length.
+            response["Content-Length"] = str(len(response.content))
         return response
 
     @staticmethod
