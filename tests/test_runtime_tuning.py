@@ -1,15 +1,23 @@
 """The per-process plumbing that keeps the API path cheap: psycopg's C timestamp loader on
-PostgreSQL connections, and one Redis connection pool per process."""
+PostgreSQL connections, one Redis connection pool per process, and API timestamps written by
+the database."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.db import connection
 
+from registra.assets.models import Asset
+from registra.assets.selectors import ASSET_COLUMNS, asset_row
 from registra.core.cache import SharedConnectionPool
 from registra.core.pgtime import UtcTimestamptzLoader
+from registra.core.timefmt import api_format
+from tests.cast import Cast, make_asset
+
+API_NAMES = [api for _, api in ASSET_COLUMNS[1:]]
 
 on_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the timestamp loader is for PostgreSQL connections"
@@ -40,3 +48,31 @@ def test_one_redis_pool_per_url_and_options() -> None:
     assert SharedConnectionPool.from_url(url, socket_timeout=5) is first
     assert SharedConnectionPool.from_url(url, socket_timeout=6) is not first
     assert SharedConnectionPool.from_url("redis://127.0.0.1:6379/14") is not first
+
+
+@pytest.mark.django_db
+def test_api_timestamps_from_the_database_match_api_format(cast: Cast) -> None:
+    # The API readers have PostgreSQL write timestamps (to_char); SQLite rows are formatted in
+    # Python. Either way the text must be exactly timefmt.api_format's: UTC, milliseconds
+    # truncated (never rounded), "Z". Edge values, then a deterministic spread over the range.
+    asset = make_asset(cast.org, "stamp-probe")
+    spread = random.Random(7)
+    start = datetime(1, 1, 1, tzinfo=UTC)
+    span = int((datetime(9999, 12, 31, tzinfo=UTC) - start).total_seconds())
+    values = [
+        datetime(2026, 11, 29, 10, 30, 15, 0, tzinfo=UTC),
+        datetime(2026, 11, 29, 10, 30, 15, 999, tzinfo=UTC),
+        datetime(2026, 11, 29, 10, 30, 15, 1000, tzinfo=UTC),
+        datetime(2026, 11, 29, 10, 30, 15, 999999, tzinfo=UTC),
+        datetime(2024, 2, 29, 23, 59, 59, 999500, tzinfo=timezone(timedelta(hours=-5))),
+        datetime(1, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+        datetime(999, 6, 1, 12, 0, 0, 5000, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ] + [
+        start + timedelta(seconds=spread.randrange(span), microseconds=spread.randrange(10**6))
+        for _ in range(150)
+    ]
+    for value in values:
+        Asset.objects.filter(id=asset.id).update(commissioned_at=value, updated_at=value)
+        row = dict(zip(("id", *API_NAMES), asset_row(cast.org.id, asset.id)[:-1], strict=True))
+        assert row["commissionedAt"] == row["updatedAt"] == api_format(value), value

@@ -9,10 +9,14 @@ import base64
 import typing
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 import pytest
+import schemathesis
 from django.test import Client, override_settings
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 
 from registra.api.v1 import assets as asset_views
 from registra.api.v1 import hotpath
@@ -23,6 +27,13 @@ from tests.api.conftest import BASE, Api, HotClient, OpenApiContract, Register, 
 from tests.cast import REASON, SYSTEM, Cast
 
 VOLATILE = {"x-request-id", "x-ratelimit-remaining", "x-ratelimit-reset"}
+HOT_FUZZ_SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    derandomize=True,  # the same examples on every run: a red build is reproducible
+    suppress_health_check=list(HealthCheck),
+)
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -288,3 +299,40 @@ def test_a_disabled_account_is_refused_at_once(paths: Paths, cast: Cast, reader_
     paths.declined("/assets", b"", _bearer(reader_token))
     response = paths.django.get(f"{BASE}/assets", headers=_bearer(reader_token))
     assert response.status_code == 401
+
+
+LIST_OPERATIONS = [spec.path.removeprefix(BASE) for spec in (ASSETS, CUSTODY, ASSESSMENTS)]
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+@pytest.mark.parametrize("path", LIST_OPERATIONS)
+def test_fuzz_hot_path_declines_or_answers_as_django(
+    paths: Paths,
+    register: Register,
+    reader_token: str,
+    openapi_document: dict[str, Any],
+    path: str,
+    mode: GenerationMode,
+) -> None:
+    """Schemathesis draws each list's query parameters from the OpenAPI document (valid ones,
+    then invalid ones); for every draw the hot path declines or answers exactly as Django."""
+    schema = schemathesis.openapi.from_dict(openapi_document)
+    schema.config.generation.update(allow_extra_parameters=False, with_security_parameters=False)
+    strategy = schema[BASE + path]["GET"].as_strategy(generation_mode=mode)
+    served = 0
+
+    @HOT_FUZZ_SETTINGS
+    @given(case=strategy)
+    def fuzz(case: Any) -> None:
+        nonlocal served
+        query = urlencode(case.query or {}, doseq=True)
+        hot = paths.hot.offer(BASE + path, query.encode(), _bearer(reader_token))
+        if hot is None:
+            return
+        served += 1
+        django = paths.django.get(f"{BASE}{path}?{query}", headers=_bearer(reader_token))
+        assert_same_response(hot, django)
+
+    fuzz()
+    if mode is GenerationMode.POSITIVE:
+        assert served >= HOT_FUZZ_SETTINGS.max_examples // 2, served
