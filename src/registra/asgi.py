@@ -37,7 +37,7 @@ class SyncASGIHandler(ASGIHandler):
         self._idle: list[ThreadPoolExecutor] = []  # only touched on the event loop
         self.hot: Any = None  # the hot path's server, when the settings allow it
         self.hot_served = 0  # requests the hot path answered (only touched on the event loop)
-        from registra.api.v1 import hotpath
+        from registra.api.v1 import hotpath  # imports models: only after django.setup()
 
         if hotpath.enabled():
             self.hot = hotpath.Server()
