@@ -6,6 +6,7 @@ transport.)"""
 from __future__ import annotations
 
 import base64
+import logging
 import typing
 from datetime import timedelta
 from typing import Any
@@ -170,26 +171,44 @@ def test_errors_after_counting_match_django(
         assert hot.status_code == expected, query
 
 
-def test_rate_limited_reads_match_django(cast: Cast, reader_token: str) -> None:
+def test_rate_limited_reads_match_django(
+    cast: Cast, reader_token: str, caplog: pytest.LogCaptureFixture
+) -> None:
     paths = Paths()
     with override_settings(REGISTRA_RATE_LIMIT_TOKEN_READS=1):
         allowed = paths.hot.offer(f"{BASE}/assets", b"", _bearer(reader_token))
         assert allowed is not None and allowed.status_code == 200
-        hot, _ = paths.both("/assets", "", reader_token)
+        with caplog.at_level(logging.WARNING, logger="django.request"):
+            hot, _ = paths.both("/assets", "", reader_token)
         assert hot.status_code == 429
         assert hot.headers["Retry-After"].isdigit()
+    # Both paths log the refusal as Django's handler does, once each.
+    logged = [
+        (r.levelname, r.getMessage(), getattr(r, "status_code", None)) for r in caplog.records
+    ]
+    assert logged == [("WARNING", "Too Many Requests: /api/v1/assets", 429)] * 2
 
 
 def test_internal_errors_match_django(
-    paths: Paths, cast: Cast, reader_token: str, monkeypatch: pytest.MonkeyPatch
+    paths: Paths,
+    cast: Cast,
+    reader_token: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError('SELECT "secret" FROM "assets_asset"')
 
     monkeypatch.setattr("registra.assets.selectors._page", broken)
-    hot, _ = paths.both("/assets", "", reader_token)
+    with caplog.at_level(logging.WARNING):
+        hot, _ = paths.both("/assets", "", reader_token)
     assert hot.status_code == 500
     assert b"secret" not in hot.content
+    # Each path logs the exception (with its request id) and Django's one-line summary.
+    logged = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+    assert logged.count(("registra.api", "ERROR", "unhandled error in API v1")) == 2
+    summary = ("django.request", "ERROR", "Internal Server Error: /api/v1/assets")
+    assert logged.count(summary) == 2
 
 
 def test_it_declines_what_django_must_answer(paths: Paths, cast: Cast, reader_token: str) -> None:

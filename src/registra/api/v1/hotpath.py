@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -41,6 +42,8 @@ from registra.core.ids import new_id
 from registra.organizations.selectors import access_token_resolve
 
 log = logging.getLogger("registra.api")
+# Django's handler logs every response from 400 up here; the hot path logs its own alike.
+request_log = logging.getLogger("django.request")
 
 SCOPE = "assets:read"
 # The chain the responses are reproduced for (settings.MIDDLEWARE when this was written).
@@ -233,4 +236,12 @@ class Server:
         except Exception:
             log.exception("unhandled error in API v1", extra={"request_id": request_id})
             status, error, extra = errors.status_parts(500, request_id)
+        level = logging.ERROR if status >= 500 else logging.WARNING
+        request_log.log(
+            level,
+            "%s: %s",
+            HTTPStatus(status).phrase,
+            plan.route.spec.path,
+            extra={"status_code": status, "request_id": request_id},
+        )
         return _respond(status, {**headers, **extra}, orjson.dumps(error))
