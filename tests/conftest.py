@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.test import override_settings
 
 from tests.cast import Cast, build_cast
@@ -13,8 +14,17 @@ from tests.cast import Cast, build_cast
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
-    # Rate-limit counters live in the cache; each test starts with fresh buckets.
-    cache.clear()
+    # Rate-limit counters live in the cache; each test starts with fresh buckets. On Redis only
+    # this suite's keys go (its KEY_PREFIX): cache.clear() would flush the whole database, and
+    # with it the counters of any server or suite sharing it.
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        backend.clear()
+        return
+    client = backend._cache.get_client(write=True)
+    stale = list(client.scan_iter(match=f"{backend.key_prefix}:*", count=1000))
+    if stale:
+        client.delete(*stale)
 
 
 @pytest.fixture(autouse=True)

@@ -121,7 +121,7 @@ def list_readiness_assessments(
 
 @router.get(
     "/assets/{assetId}",
-    response={200: AssetOneOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 429: ErrorOut},
+    response={200: AssetOneOut, **{s: ErrorOut for s in (401, 403, 404, 429, 500)}},
     summary="Get one asset",
 )
 def get_asset(request: HttpRequest, assetId: str) -> HttpResponse:

@@ -15,7 +15,7 @@ router = Router(tags=["organization"], auth=BearerScope("organization:read"))
 
 @router.get(
     "/organization",
-    response={200: OrganizationOneOut, 401: ErrorOut, 403: ErrorOut, 429: ErrorOut},
+    response={200: OrganizationOneOut, **{s: ErrorOut for s in (401, 403, 429, 500)}},
     summary="Get the organization of the token",
 )
 def get_organization(request: HttpRequest) -> HttpResponse:

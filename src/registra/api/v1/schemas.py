@@ -173,4 +173,5 @@ READ_ERRORS: dict[int, type[Schema]] = {
     401: ErrorOut,
     403: ErrorOut,
     429: ErrorOut,
+    500: ErrorOut,
 }

@@ -72,7 +72,7 @@ def _require(body: dict[str, Any]) -> tuple[str, str]:
 
 @router.post(
     "/auth/token",
-    response={200: TokenOut, 400: ErrorOut, 401: ErrorOut, 429: ErrorOut},
+    response={200: TokenOut, **{s: ErrorOut for s in (400, 401, 429, 500)}},
     openapi_extra={"requestBody": TOKEN_REQUEST},
     summary="Get an access token (client credentials)",
     auth=None,
