@@ -35,6 +35,7 @@ from django.middleware.security import SecurityMiddleware
 from pydantic import TypeAdapter, ValidationError
 
 from registra.api.v1 import errors
+from registra.api.v1.assets import SCOPE  # the scope the list views demand
 from registra.api.v1.listing import DEFAULT_LIMIT, LISTS, ListSpec, page_body
 from registra.api.v1.middleware import bearer_token, count, rate_headers, refusal
 from registra.core.errors import RegistraError
@@ -45,7 +46,6 @@ log = logging.getLogger("registra.api")
 # Django's handler logs every response from 400 up here; the hot path logs its own alike.
 request_log = logging.getLogger("django.request")
 
-SCOPE = "assets:read"
 # The chain the responses are reproduced for (settings.MIDDLEWARE when this was written).
 MIDDLEWARE = (
     "django.middleware.security.SecurityMiddleware",
@@ -214,7 +214,7 @@ class Server:
             if ctx is None or SCOPE not in ctx.scopes:
                 return None
             bucket = count(ctx, address=plan.address or "unknown", method="GET")
-        except Exception:  # nothing was counted: Django's path reports the failure
+        except Exception:  # the lookup or the count failed: Django's path reports it
             return None
         request_id = new_id("req")
         headers = {**self.static, "X-Request-Id": request_id, **rate_headers(bucket)}
