@@ -21,7 +21,7 @@ from schemathesis import GenerationMode
 
 from registra.api.v1 import assets as asset_views
 from registra.api.v1 import hotpath
-from registra.api.v1.listing import ASSESSMENTS, ASSETS, CUSTODY, ListSpec
+from registra.api.v1.listing import ASSESSMENTS, ASSETS, CUSTODY
 from registra.core.timefmt import api_format
 from registra.organizations import services as org_services
 from tests.api.conftest import BASE, Api, HotClient, OpenApiContract, Register, hot_scope
@@ -65,7 +65,8 @@ def assert_same_response(hot: Any, django: Any) -> None:
     assert set(hot_head) == set(django_head)
     for name in set(hot_head) - VOLATILE:
         assert hot_head[name] == django_head[name], name
-    assert hot.json()["requestId"] == hot_head["x-request-id"] if hot.status_code >= 400 else True
+    if hot.status_code >= 400:
+        assert hot.json()["requestId"] == hot_head["x-request-id"]
     if hot_head["x-ratelimit-reset"] == django_head["x-ratelimit-reset"]:
         # Django's request came second, in the same window: one fewer left.
         remaining = int(hot_head["x-ratelimit-remaining"])
@@ -306,7 +307,6 @@ def test_list_specs_take_the_parameters_the_views_declare() -> None:
         for name, _, kind in spec.filters:
             assert hints[name] == kind | None, (spec.path, name)
         assert hints["limit"] is int and hints["cursor"] == str | None
-        assert isinstance(spec, ListSpec)
 
 
 def test_a_disabled_account_is_refused_at_once(paths: Paths, cast: Cast, reader_token: str) -> None:
