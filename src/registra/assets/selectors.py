@@ -146,12 +146,18 @@ def assessment_page(
     return _page(ReadinessAssessment, organization_id, filters, after, limit, ASSESSMENT_COLUMNS)
 
 
+_ASSET_NAMES = tuple(c for c, _ in ASSET_COLUMNS)
+
+
+@functools.cache
+def _asset_row_sql() -> str:
+    org, pk = sql.quoted(Asset, "organization_id", "id")
+    return f"{_select_sql(Asset, _ASSET_NAMES)} WHERE {org} = %s AND {pk} = %s"
+
+
 def asset_row(organization_id: str, asset_id: str) -> tuple[Any, ...]:
     """One asset as an API reader row; NotFound when absent or in another organization."""
-    names = tuple(c for c, _ in ASSET_COLUMNS)
-    org, pk = sql.quoted(Asset, "organization_id", "id")
-    query = f"{_select_sql(Asset, names)} WHERE {org} = %s AND {pk} = %s"
-    rows = _api_fetch(query, [organization_id, asset_id], names)
+    rows = _api_fetch(_asset_row_sql(), [organization_id, asset_id], _ASSET_NAMES)
     if not rows:
         raise NotFound(f"asset {asset_id} not found")
     return rows[0]

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
 from registra.api.v1 import render
 from registra.api.v1.auth import BearerScope
 from registra.api.v1.errors import json_response
-from registra.api.v1.listing import ASSESSMENTS, ASSETS, CUSTODY, DEFAULT_LIMIT, page_response
+from registra.api.v1.listing import (
+    ASSESSMENTS,
+    ASSETS,
+    CUSTODY,
+    DEFAULT_LIMIT,
+    ListSpec,
+    page_response,
+)
 from registra.api.v1.schemas import (
     READ_ERRORS,
     AssetListOut,
@@ -38,6 +47,16 @@ ASSET_KIND = Query(None, description="Only assets of this kind.")
 ASSET_ID = Query(None, description="Only records of this asset.")
 
 
+def _list(
+    spec: ListSpec, request: HttpRequest, limit: int, cursor: str | None, **params: Any
+) -> HttpResponse:
+    """A page of one of the lists; the view signatures declare its parameters for ninja."""
+    ctx: TokenContext = request.auth  # type: ignore[attr-defined]  # set by BearerScope
+    return page_response(
+        spec, organization_id=ctx.organization_id, params=params, limit=limit, cursor=cursor
+    )
+
+
 @router.get("/assets", response={200: AssetListOut, **READ_ERRORS}, summary="List assets")
 def list_assets(
     request: HttpRequest,
@@ -49,15 +68,15 @@ def list_assets(
     cursor: str | None = CURSOR,
 ) -> HttpResponse:
     """Assets newest first (creation time, then id), keyset-paginated."""
-    ctx: TokenContext = request.auth  # type: ignore[attr-defined]  # set by BearerScope
-    params = {
-        "status": status,
-        "assetKind": assetKind,
-        "createdAfter": createdAfter,
-        "updatedAfter": updatedAfter,
-    }
-    return page_response(
-        ASSETS, organization_id=ctx.organization_id, params=params, limit=limit, cursor=cursor
+    return _list(
+        ASSETS,
+        request,
+        limit,
+        cursor,
+        status=status,
+        assetKind=assetKind,
+        createdAfter=createdAfter,
+        updatedAfter=updatedAfter,
     )
 
 
@@ -76,15 +95,15 @@ def list_custody_assignments(
     cursor: str | None = CURSOR,
 ) -> HttpResponse:
     """Custody assignments newest first; filter to one asset with ``assetId``."""
-    ctx: TokenContext = request.auth  # type: ignore[attr-defined]  # set by BearerScope
-    params = {
-        "assetId": assetId,
-        "status": status,
-        "createdAfter": createdAfter,
-        "updatedAfter": updatedAfter,
-    }
-    return page_response(
-        CUSTODY, organization_id=ctx.organization_id, params=params, limit=limit, cursor=cursor
+    return _list(
+        CUSTODY,
+        request,
+        limit,
+        cursor,
+        assetId=assetId,
+        status=status,
+        createdAfter=createdAfter,
+        updatedAfter=updatedAfter,
     )
 
 
@@ -103,19 +122,15 @@ def list_readiness_assessments(
     cursor: str | None = CURSOR,
 ) -> HttpResponse:
     """Readiness assessments newest first; filter by asset or readiness state."""
-    ctx: TokenContext = request.auth  # type: ignore[attr-defined]  # set by BearerScope
-    params = {
-        "assetId": assetId,
-        "readinessState": readinessState,
-        "createdAfter": createdAfter,
-        "updatedAfter": updatedAfter,
-    }
-    return page_response(
+    return _list(
         ASSESSMENTS,
-        organization_id=ctx.organization_id,
-        params=params,
-        limit=limit,
-        cursor=cursor,
+        request,
+        limit,
+        cursor,
+        assetId=assetId,
+        readinessState=readinessState,
+        createdAfter=createdAfter,
+        updatedAfter=updatedAfter,
     )
 
 
