@@ -101,7 +101,7 @@ def vacuum_analyze(url: str) -> None:
 def load(args: argparse.Namespace, env: dict[str, str]) -> None:
     loader = args.loader
     if loader == "auto":
-        loader = "demo-data" if importlib.util.find_spec("registra.assets.demo") else "bench"
+        loader = "demo-data" if importlib.util.find_spec("registra.demo.loader") else "bench"
     print(f"loading {args.assets} assets with the {loader} loader", flush=True)
     if loader == "demo-data":
         cmd = [str(BIN / "registra"), "demo-data", "--org", args.org]

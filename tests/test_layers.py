@@ -21,7 +21,7 @@ SRC = ROOT / "src" / "registra"
 CLIENT = ROOT / "client"
 
 # Lower numbers sit lower. api and web share a level: siblings, neither imports the other.
-LAYERS = {"core": 0, "organizations": 1, "assets": 2, "imports": 3, "api": 4, "web": 4}
+LAYERS = {"core": 0, "organizations": 1, "assets": 2, "imports": 3, "demo": 3, "api": 4, "web": 4}
 # Start-up and configuration modules: they may import anything, nothing imports them.
 WIRING = {"settings", "urls", "asgi", "wsgi", "cli", "server", "__main__"}
 # "core imports only Django": besides the standard library, only leaf libraries that bring no

@@ -61,7 +61,7 @@ def cmd_org_create(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    from registra.assets.demo import load_demo
+    from registra.demo.loader import load_demo
 
     summary = load_demo(org_slug=args.org, assets=args.assets, seed=args.seed, progress=print)
     print(summary)

@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 from itertools import accumulate
 from typing import Any, TypeVar
 
-from registra.assets import demo_catalogue as cat
-from registra.assets import demo_snapshots as snap
-from registra.assets.demo_catalogue import EquipmentType
+from registra.demo import catalogue as cat
+from registra.demo import snapshots as snap
+from registra.demo.catalogue import EquipmentType
 
 _T = TypeVar("_T")
 DAY = timedelta(days=1)

@@ -7,8 +7,8 @@ import random
 from datetime import datetime
 from typing import Any
 
-from registra.assets import demo_catalogue as cat
-from registra.assets.demo_catalogue import EquipmentType
+from registra.demo import catalogue as cat
+from registra.demo.catalogue import EquipmentType
 
 
 def iso(value: datetime | None) -> str | None:

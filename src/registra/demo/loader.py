@@ -16,12 +16,12 @@ from django.db import transaction
 
 from registra.assets import selectors
 from registra.assets import services as asset_services
-from registra.assets.demo_catalogue import READINESS_REQUIREMENTS, RESPONSIBILITIES
-from registra.assets.demo_plan import AssessmentPlan, AssetPlan, CustodyPlan, RegisterPlanner, crew
 from registra.core import bulk
 from registra.core.audit import Actor
 from registra.core.errors import NotFound, field_error
 from registra.core.timefmt import now
+from registra.demo.catalogue import READINESS_REQUIREMENTS, RESPONSIBILITIES
+from registra.demo.plan import AssessmentPlan, AssetPlan, CustodyPlan, RegisterPlanner, crew
 from registra.organizations import selectors as org_selectors
 from registra.organizations import services as org_services
 from registra.organizations.models import Organization

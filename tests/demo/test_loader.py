@@ -14,12 +14,12 @@ import pytest
 from django.db.models import Count
 
 from registra.assets import selectors
-from registra.assets.demo import load_demo, organization_name
-from registra.assets.demo_plan import crew
 from registra.assets.models import Asset, CustodyAssignment, ReadinessAssessment
 from registra.core.audit import verify_chain
 from registra.core.models import AuditChainHead, AuditEvent
 from registra.core.timefmt import now
+from registra.demo.loader import load_demo, organization_name
+from registra.demo.plan import crew
 from registra.organizations.models import Member, Organization, ResponsibilityAssignment
 
 N = 300
