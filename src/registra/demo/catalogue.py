@@ -1,7 +1,7 @@
 """The fixed catalogue behind the demo register (SPEC section 1's reference scenario): an
 aviation maintenance organization, its crew, its responsibilities and the equipment it keeps.
 
-Pure data. ``demo_plan`` draws from it with a seeded random generator.
+Pure data. ``demo.plan`` draws from it with a seeded random generator.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ class EquipmentType:
     interval_days: int  # assessment interval of the kind's required assessment
     custody: bool  # handed to people (custody history) or kept in place
     classification: str  # key of CLASSIFICATION_LEVELS
-    spec_kind: str  # which specifications generator (see demo_plan)
+    spec_kind: str  # which specifications generator (see demo.plan)
 
 
 def _t(*args: object) -> EquipmentType:

@@ -1,7 +1,7 @@
 """Load a realistic aviation-maintenance register (SPEC section 1's reference scenario).
 
 Everything is written through the service layer's bulk functions, so every record gets its
-audit event and its rules are checked; ``demo_plan`` decides what to write, this module only
+audit event and its rules are checked; ``demo.plan`` decides what to write, this module only
 maps plans to service calls, in batches of ``BATCH_ASSETS`` assets per transaction.
 """
 

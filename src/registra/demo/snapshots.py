@@ -1,5 +1,5 @@
 """Snapshot contents for the demo register: specifications, classification, calibration and
-inspection posture, evidence. Pure functions of a seeded generator (see ``demo_plan``)."""
+inspection posture, evidence. Pure functions of a seeded generator (see ``demo.plan``)."""
 
 from __future__ import annotations
 
