@@ -15,6 +15,7 @@ from registra.assets.models import Asset, CustodyAssignment, ReadinessAssessment
 from registra.assets.readiness import Readiness, compute_readiness
 from registra.core import sql
 from registra.core.errors import NotFound
+from registra.core.queries import first_or_404, rows_in
 from registra.organizations.models import Organization
 
 # Columns read for API v1 records, in the order the rows come back (API names beside them).
@@ -164,41 +165,25 @@ def asset_row(organization_id: str, asset_id: str) -> tuple[Any, ...]:
 
 
 def asset_get(organization: Organization, asset_id: str) -> Asset:
-    asset = Asset.objects.filter(organization=organization, id=asset_id).first()
-    if asset is None:
-        raise NotFound(f"asset {asset_id} not found")
-    return asset
+    assets = Asset.objects.filter(organization=organization, id=asset_id)
+    return first_or_404(assets, f"asset {asset_id}")
 
 
 def asset_get_by_key(organization: Organization, asset_key: str) -> Asset:
-    asset = Asset.objects.filter(organization=organization, asset_key=asset_key).first()
-    if asset is None:
-        raise NotFound(f"asset {asset_key} not found")
-    return asset
+    assets = Asset.objects.filter(organization=organization, asset_key=asset_key)
+    return first_or_404(assets, f"asset {asset_key}")
 
 
 def asset_keys_taken(organization: Organization, asset_keys: list[str]) -> set[str]:
     """Which of these asset keys are already registered in the organization."""
-    taken: set[str] = set()
-    for start in range(0, len(asset_keys), 900):
-        taken.update(
-            Asset.objects.filter(
-                organization=organization, asset_key__in=asset_keys[start : start + 900]
-            ).values_list("asset_key", flat=True)
-        )
-    return taken
+    keys = Asset.objects.filter(organization=organization).values_list("asset_key", flat=True)
+    return set(rows_in(keys, "asset_key", asset_keys))
 
 
 def assets_for_update(organization: Organization, asset_ids: list[str]) -> list[Asset]:
     """Lock the given assets of this organization (for bulk updates)."""
-    found: list[Asset] = []
-    for start in range(0, len(asset_ids), 900):
-        found += list(
-            Asset.objects.select_for_update().filter(
-                organization=organization, id__in=asset_ids[start : start + 900]
-            )
-        )
-    return found
+    locked = Asset.objects.select_for_update().filter(organization=organization)
+    return list(rows_in(locked, "id", asset_ids))
 
 
 def active_primary(

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from registra.core import sql
-from registra.core.errors import NotFound
+from registra.core.queries import first_or_404
 from registra.core.timefmt import now
 from registra.organizations.choices import OrganizationStatus, ServiceAccountStatus
 from registra.organizations.models import (
@@ -24,17 +24,11 @@ from registra.organizations.tokens import token_hash
 
 
 def organization_get_by_slug(slug: str) -> Organization:
-    org = Organization.objects.filter(slug=slug).first()
-    if org is None:
-        raise NotFound(f"organization {slug!r} not found")
-    return org
+    return first_or_404(Organization.objects.filter(slug=slug), f"organization {slug!r}")
 
 
 def organization_get(organization_id: str) -> Organization:
-    org = Organization.objects.filter(id=organization_id).first()
-    if org is None:
-        raise NotFound("organization not found")
-    return org
+    return first_or_404(Organization.objects.filter(id=organization_id), "organization")
 
 
 def member_list(organization: Organization) -> list[Member]:
@@ -42,10 +36,8 @@ def member_list(organization: Organization) -> list[Member]:
 
 
 def member_get(organization: Organization, member_id: str) -> Member:
-    m = Member.objects.filter(organization=organization, id=member_id).first()
-    if m is None:
-        raise NotFound(f"member {member_id} not found")
-    return m
+    members = Member.objects.filter(organization=organization, id=member_id)
+    return first_or_404(members, f"member {member_id}")
 
 
 def responsibility_list(organization: Organization) -> list[ResponsibilityAssignment]:

@@ -18,6 +18,7 @@ from registra.assets.models import Asset, CustodyAssignment, ReadinessAssessment
 from registra.core import validation
 from registra.core.errors import NotFound, field_error
 from registra.core.ids import new_id
+from registra.core.queries import first_or_404, rows_in
 from registra.organizations.models import Organization, ResponsibilityAssignment
 
 ASSET_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
@@ -175,35 +176,20 @@ def _build_asset(organization: Organization, spec: Mapping[str, Any], at: dateti
 
 
 def _lock_asset(organization: Organization, asset_id: str) -> Asset:
-    asset = Asset.objects.select_for_update().filter(organization=organization, id=asset_id).first()
-    if asset is None:
-        raise NotFound(f"asset {asset_id} not found")
-    return asset
+    assets = Asset.objects.filter(organization=organization, id=asset_id)
+    return first_or_404(assets, f"asset {asset_id}", lock=True)
 
 
 def _asset_statuses(organization: Organization, asset_ids: set[str]) -> dict[str, str]:
     """``{asset id: status}`` for these assets; NotFound if any is not in this organization."""
-    ids = list(asset_ids)
-    statuses: dict[str, str] = {}
-    for start in range(0, len(ids), 900):
-        statuses.update(
-            Asset.objects.filter(
-                organization=organization, id__in=ids[start : start + 900]
-            ).values_list("id", "status")
-        )
-    if len(statuses) != len(ids):
+    assets = Asset.objects.filter(organization=organization).values_list("id", "status")
+    statuses: dict[str, str] = dict(rows_in(assets, "id", asset_ids))
+    if len(statuses) != len(asset_ids):
         raise NotFound("an asset named in these records was not found in this organization")
     return statuses
 
 
 def _known_responsibilities(organization: Organization, ids: set[str | None]) -> set[str]:
     """Which of these responsibility ids exist in this organization."""
-    wanted = list(ids - {None, ""})
-    known: set[str] = set()
-    for start in range(0, len(wanted), 900):
-        known.update(
-            ResponsibilityAssignment.objects.filter(
-                organization=organization, id__in=wanted[start : start + 900]
-            ).values_list("id", flat=True)
-        )
-    return known
+    known = ResponsibilityAssignment.objects.filter(organization=organization)
+    return set(rows_in(known.values_list("id", flat=True), "id", ids - {None, ""}))

@@ -29,6 +29,7 @@ from registra.assets.services.custody import _end_pending
 from registra.core import audit, bulk, validation
 from registra.core.audit import Actor, PendingEvent
 from registra.core.errors import Conflict, NotFound, Unprocessable, ValidationFailed, field_error
+from registra.core.queries import rows_in
 from registra.core.timefmt import now
 from registra.organizations.models import Organization
 
@@ -323,11 +324,9 @@ def _active_custody_by_asset(
 ) -> dict[str, list[CustodyAssignment]]:
     """Every active custody assignment of these assets, locked, grouped by asset."""
     grouped: dict[str, list[CustodyAssignment]] = {}
-    for start in range(0, len(asset_ids), 900):
-        for c in CustodyAssignment.objects.select_for_update().filter(
-            organization=organization,
-            asset_id__in=asset_ids[start : start + 900],
-            status=CustodyStatus.ACTIVE,
-        ):
-            grouped.setdefault(c.asset_id, []).append(c)
+    active = CustodyAssignment.objects.select_for_update().filter(
+        organization=organization, status=CustodyStatus.ACTIVE
+    )
+    for c in rows_in(active, "asset_id", asset_ids):
+        grouped.setdefault(c.asset_id, []).append(c)
     return grouped

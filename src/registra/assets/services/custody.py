@@ -27,8 +27,9 @@ from registra.assets.services._common import (
 )
 from registra.core import audit, bulk, validation
 from registra.core.audit import Actor, PendingEvent
-from registra.core.errors import Conflict, NotFound, Unprocessable, field_error
+from registra.core.errors import Conflict, Unprocessable, field_error
 from registra.core.ids import new_id
+from registra.core.queries import first_or_404
 from registra.core.timefmt import now
 from registra.organizations.choices import MembershipStatus
 from registra.organizations.models import Member, Organization
@@ -267,13 +268,8 @@ def custody_end(
 ) -> CustodyAssignment:
     """End an active custody assignment (the asset is returned)."""
     reason = validation.reason(reason)
-    c = (
-        CustodyAssignment.objects.select_for_update()
-        .filter(organization=organization, id=assignment_id)
-        .first()
-    )
-    if c is None:
-        raise NotFound(f"custody assignment {assignment_id} not found")
+    assignments = CustodyAssignment.objects.filter(organization=organization, id=assignment_id)
+    c = first_or_404(assignments, f"custody assignment {assignment_id}", lock=True)
     if c.status != CustodyStatus.ACTIVE:
         raise Unprocessable(f"custody assignment {c.assignment_key} has already ended")
     at = now()

@@ -30,8 +30,9 @@ from registra.assets.services._common import (
 )
 from registra.core import audit, bulk, validation
 from registra.core.audit import Actor, PendingEvent
-from registra.core.errors import Conflict, NotFound, Unprocessable, field_error
+from registra.core.errors import Conflict, Unprocessable, field_error
 from registra.core.ids import new_id
+from registra.core.queries import first_or_404
 from registra.core.timefmt import now
 from registra.organizations.models import Organization
 
@@ -101,14 +102,8 @@ def _default_assessment_key(asset_key: str, kind: str, at: datetime) -> str:
 
 
 def _lock_assessment(organization: Organization, assessment_id: str) -> ReadinessAssessment:
-    r = (
-        ReadinessAssessment.objects.select_for_update()
-        .filter(organization=organization, id=assessment_id)
-        .first()
-    )
-    if r is None:
-        raise NotFound(f"readiness assessment {assessment_id} not found")
-    return r
+    assessments = ReadinessAssessment.objects.filter(organization=organization, id=assessment_id)
+    return first_or_404(assessments, f"readiness assessment {assessment_id}", lock=True)
 
 
 def _move(r: ReadinessAssessment, status: str) -> None:

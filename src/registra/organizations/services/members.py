@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from registra.core import audit, validation
 from registra.core.audit import Actor
 from registra.core.errors import Conflict, NotFound, Unprocessable
+from registra.core.queries import first_or_404
 from registra.core.timefmt import now
 from registra.organizations.choices import (
     MemberRole,
@@ -42,11 +43,8 @@ def _member_fields(m: Member) -> dict[str, Any]:
 
 
 def _get_member(organization: Organization, member_id: str, *, lock: bool = False) -> Member:
-    qs = Member.objects.filter(organization=organization, id=member_id)
-    member = (qs.select_for_update() if lock else qs).first()
-    if member is None:
-        raise NotFound(f"member {member_id} not found")
-    return member
+    members = Member.objects.filter(organization=organization, id=member_id)
+    return first_or_404(members, f"member {member_id}", lock=lock)
 
 
 @dataclass(frozen=True)

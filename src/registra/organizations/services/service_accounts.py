@@ -12,7 +12,8 @@ from django.db import transaction
 
 from registra.core import audit, validation
 from registra.core.audit import Actor
-from registra.core.errors import NotFound, Unprocessable, field_error
+from registra.core.errors import Unprocessable, field_error
+from registra.core.queries import first_or_404
 from registra.core.timefmt import now
 from registra.organizations.choices import (
     ALL_SCOPES,
@@ -109,15 +110,10 @@ def service_account_create(
 
 
 def _get_service_account(organization: Organization, account_id: str) -> ServiceAccount:
-    sa = (
-        ServiceAccount.objects.select_for_update()
-        .filter(organization=organization, id=account_id)
-        .exclude(status=ServiceAccountStatus.DELETED)
-        .first()
+    accounts = ServiceAccount.objects.filter(organization=organization, id=account_id).exclude(
+        status=ServiceAccountStatus.DELETED
     )
-    if sa is None:
-        raise NotFound(f"service account {account_id} not found")
-    return sa
+    return first_or_404(accounts, f"service account {account_id}", lock=True)
 
 
 def _revoke_tokens(sa: ServiceAccount) -> int:
