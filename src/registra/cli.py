@@ -78,7 +78,7 @@ def cmd_service_account_create(args: argparse.Namespace) -> int:
         try:
             expires_at = parse_timestamp(args.expires_at)
         except ValueError as exc:
-            raise field_error("--expires-at", "must be an ISO 8601 timestamp") from exc
+            raise field_error("--expires-at", str(exc)) from exc
     org = selectors.organization_get_by_slug(args.org)
     issued = services.service_account_create(
         organization=org,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from django.utils import timezone
@@ -35,15 +36,25 @@ def api_format(value: datetime | None) -> str | None:
     )
 
 
+# An ISO 8601 date-time: date, "T", time with up to 6 fraction digits, optional offset.
+_ISO_TIMESTAMP = re.compile(
+    r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:[Zz]|[+-]\d\d:\d\d)?"
+)
+
+
 def parse_timestamp(raw: str) -> datetime:
-    """Parse an ISO 8601 timestamp; a naive one is taken as UTC. Raises ValueError."""
-    text = raw.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    """Parse an ISO 8601 date-time (``2026-05-25T14:08:33.000Z``) to an aware UTC datetime; one
+    without an offset is UTC, like every timestamp Registra writes.
+
+    Raises ValueError with a message fit for the user: for anything else (unix seconds, a bare
+    date, free text), and for a time whose UTC equivalent falls outside years 1-9999."""
+    if not isinstance(raw, str) or not _ISO_TIMESTAMP.fullmatch(raw):
+        raise ValueError("must be an ISO 8601 timestamp, e.g. 2026-05-25T14:08:33.000Z")
+    try:
+        parsed = datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ValueError("must be a valid timestamp between years 0001 and 9999 UTC") from None
 
 
 def to_micros(value: datetime) -> int:
