@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
 from django.test import override_settings
+from django_redis.cache import RedisCache
 
 from tests.cast import Cast, build_cast
 
@@ -21,10 +21,7 @@ def _clear_cache() -> None:
     if not isinstance(backend, RedisCache):
         backend.clear()
         return
-    client = backend._cache.get_client(write=True)
-    stale = list(client.scan_iter(match=f"{backend.key_prefix}:*", count=1000))
-    if stale:
-        client.delete(*stale)
+    backend.delete_pattern("*")  # "<KEY_PREFIX>:<version>:*"
 
 
 @pytest.fixture(autouse=True)

@@ -4,15 +4,18 @@ the database."""
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from registra.assets.models import Asset
 from registra.assets.selectors import ASSET_COLUMNS, asset_row
-from registra.core.cache import SharedConnectionPool
 from registra.core.pgtime import UtcTimestamptzLoader
 from registra.core.timefmt import api_format
 from tests.cast import Cast, make_asset
@@ -42,12 +45,52 @@ def test_postgresql_timestamps_come_back_exact_and_in_utc() -> None:
     assert all(value.tzinfo is UTC for value in got)
 
 
-def test_one_redis_pool_per_url_and_options() -> None:
-    url = "redis://127.0.0.1:6379/15"
-    first = SharedConnectionPool.from_url(url, socket_timeout=5)
-    assert SharedConnectionPool.from_url(url, socket_timeout=5) is first
-    assert SharedConnectionPool.from_url(url, socket_timeout=6) is not first
-    assert SharedConnectionPool.from_url("redis://127.0.0.1:6379/14") is not first
+# Run with the real settings module in a fresh process: cache objects from two threads and two
+# event-loop tasks (Django keeps one per thread and per async context, so under ASGI one per
+# request) must all use one redis-py pool. Nothing here connects to Redis.
+_POOL_PROBE = """
+import asyncio, threading, django
+django.setup()
+from django.core.cache import caches
+from django_redis import get_redis_connection
+
+def probe():
+    return caches["default"], get_redis_connection("default").connection_pool
+
+async def task():
+    return probe()
+
+async def two_tasks():
+    return await asyncio.gather(task(), task())
+
+seen = [probe()]
+for target in (lambda: seen.append(probe()), lambda: seen.extend(asyncio.run(two_tasks()))):
+    thread = threading.Thread(target=target)
+    thread.start(); thread.join()
+print(len({id(c) for c, _ in seen}), len({id(p) for _, p in seen}), caches["default"].make_key("k"))
+"""
+
+
+def test_one_redis_pool_per_process(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "registra.settings",
+        "REGISTRA_DATA_DIR": str(tmp_path),
+        "REDIS_URL": "redis://127.0.0.1:6379/15",
+        "REGISTRA_CACHE_PREFIX": "probe",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", _POOL_PROBE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    cache_objects, pools, key = result.stdout.split()
+    assert (int(cache_objects), int(pools)) == (4, 1)  # four cache objects, one pool
+    assert key == "probe:1:k"  # KEY_PREFIX kept: a suite clears only "probe:*"
 
 
 @pytest.mark.django_db

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from pythonjsonlogger.core import RESERVED_ATTRS
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -149,11 +150,14 @@ if REDIS_URL:
         raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # django-redis keeps one connection pool per Redis URL for the whole process (Django
+            # builds a cache object per request under ASGI; they all share it), and hands out
+            # its client for the rate-limit script (``get_redis_connection``).
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
+            # Every key starts with "<prefix>:": servers and test suites sharing one Redis
+            # database keep apart, and a test clears only its own keys.
             "KEY_PREFIX": os.environ.get("REGISTRA_CACHE_PREFIX", "registra"),
-            # One Redis connection pool per process, not one per request (see core/cache.py).
-            "OPTIONS": {"pool_class": "registra.core.cache.SharedConnectionPool"},
         }
     }
 else:
@@ -187,11 +191,30 @@ REGISTRA_RATE_LIMIT_WINDOW_SECONDS = 60
 # Serve plain list GETs straight from ASGI (registra/api/v1/hotpath.py); off: all through Django.
 REGISTRA_API_HOT_PATH = _env_bool("REGISTRA_API_HOT_PATH", True)
 
+# One JSON object per line on stderr: time (ISO 8601, UTC), level, logger, message, exc (the
+# traceback, when there is one) and every field the log call passed in ``extra=`` (Django's
+# request lines pass status_code; core.logging.RequestFields adds the request's id, method and
+# path in place of the request object).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "registra.core.logging.JsonFormatter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.orjson.OrjsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "timestamp": "time",
+            "rename_fields": {"levelname": "level", "name": "logger", "exc_info": "exc"},
+            "reserved_attrs": [*RESERVED_ATTRS, "request"],
+        }
+    },
+    "filters": {"request_fields": {"()": "registra.core.logging.RequestFields"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["request_fields"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("REGISTRA_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

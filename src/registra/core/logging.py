@@ -1,23 +1,24 @@
-"""Structured JSON logs, one object per line."""
+"""Request fields for the JSON log lines (settings.LOGGING formats them with python-json-logger)."""
 
 from __future__ import annotations
 
 import logging
 
-import orjson
 
+class RequestFields(logging.Filter):
+    """Django's request log lines (``django.request``: 4xx and 5xx responses) pass the request
+    object in ``extra``; the formatter leaves that object out, and this filter puts the fields
+    an operator searches by in its place: ``request_id``, ``method`` and ``path``. Fields the
+    log call set itself are kept."""
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        payload = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key in ("request_id", "organization_id", "path", "status"):
-            if hasattr(record, key):
-                payload[key] = getattr(record, key)
-        if record.exc_info:
-            payload["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(payload, default=str).decode()
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
+        if request is not None:
+            for name, value in (
+                ("request_id", getattr(request, "request_id", None)),
+                ("method", getattr(request, "method", None)),
+                ("path", getattr(request, "path", None)),
+            ):
+                if value is not None and not hasattr(record, name):
+                    setattr(record, name, value)
+        return True

@@ -9,8 +9,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache, caches
-from django.core.cache.backends.redis import RedisCache
-from redis import Redis
+from django_redis import get_redis_connection
+from django_redis.cache import RedisCache
 
 
 @dataclass(frozen=True)
@@ -65,11 +65,10 @@ def _incr_all(cache_keys: list[str], timeout: int) -> list[int]:
     if not isinstance(backend, RedisCache):
         return [_incr(k, timeout) for k in cache_keys]
     names = [backend.make_and_validate_key(k) for k in cache_keys]
-    # Django's RedisCache keeps its redis-py pools behind the private ``_cache``.
-    pool = backend._cache._get_connection_pool(write=True)  # type: ignore[attr-defined]
-    script = _scripts.get(pool)
+    client = get_redis_connection("default")  # on django-redis's one pool of the process
+    script = _scripts.get(client.connection_pool)
     if script is None:
-        script = _scripts[pool] = Redis(connection_pool=pool).register_script(_COUNT_SCRIPT)
+        script = _scripts[client.connection_pool] = client.register_script(_COUNT_SCRIPT)
     return [int(n) for n in script(keys=names, args=[timeout])]
 
 
