@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.db import models
+
+from registra.core.errors import Unprocessable
 
 
 class AssetStatus(models.TextChoices):
@@ -58,6 +62,19 @@ ASSESSMENT_TRANSITIONS: dict[str, frozenset[str]] = {
     AssessmentStatus.COMPLETED: frozenset(),
     AssessmentStatus.CANCELLED: frozenset(),
 }
+
+
+def check_transition(
+    transitions: Mapping[str, frozenset[str]], record: str, current: str, target: str
+) -> None:
+    """Refuse (``Unprocessable``) a move that ``transitions`` does not allow; ``record`` names
+    the record in the message (``asset TOOL-1``), which lists the moves that are allowed."""
+    if target not in transitions[current]:
+        allowed = ", ".join(sorted(transitions[current])) or f"none: {current} is terminal"
+        raise Unprocessable(
+            f"{record} can't go from {current} to {target}; allowed from {current}: {allowed}"
+        )
+
 
 # v1 custody subjects are member users.
 SUBJECT_MODULE_MEMBERSHIP = "membership"

@@ -13,6 +13,7 @@ from registra.assets.choices import (
     ASSET_TRANSITIONS,
     AssetStatus,
     CustodyStatus,
+    check_transition,
 )
 from registra.assets.models import Asset, CustodyAssignment
 from registra.assets.services._common import (
@@ -197,12 +198,7 @@ def asset_change_status(
 
 
 def _check_transition(asset: Asset, status: str) -> None:
-    if status not in ASSET_TRANSITIONS[asset.status]:
-        allowed = sorted(ASSET_TRANSITIONS[asset.status]) or ["none: it is terminal"]
-        raise Unprocessable(
-            f"asset {asset.asset_key} can't go from {asset.status} to {status}; "
-            f"allowed from {asset.status}: {', '.join(allowed)}"
-        )
+    check_transition(ASSET_TRANSITIONS, f"asset {asset.asset_key}", asset.status, status)
 
 
 @transaction.atomic

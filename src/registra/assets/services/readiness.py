@@ -14,6 +14,7 @@ from registra.assets.choices import (
     AssessmentStatus,
     AssetStatus,
     ReadinessState,
+    check_transition,
 )
 from registra.assets.models import ReadinessAssessment
 from registra.assets.services._common import (
@@ -107,12 +108,8 @@ def _lock_assessment(organization: Organization, assessment_id: str) -> Readines
 
 
 def _move(r: ReadinessAssessment, status: str) -> None:
-    if status not in ASSESSMENT_TRANSITIONS[r.status]:
-        allowed = sorted(ASSESSMENT_TRANSITIONS[r.status]) or ["none: it is final"]
-        raise Unprocessable(
-            f"assessment {r.readiness_assessment_key} can't go from {r.status} "
-            f"to {status}; allowed: {', '.join(allowed)}"
-        )
+    record = f"assessment {r.readiness_assessment_key}"
+    check_transition(ASSESSMENT_TRANSITIONS, record, r.status, status)
 
 
 def _transition(
