@@ -22,6 +22,8 @@ def serve(*, host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         log_level="warning",
+        # uvicorn's own messages go through settings.LOGGING (JSON) instead of its text format.
+        log_config=None,
         access_log=False,
         lifespan="off",
         proxy_headers=True,
