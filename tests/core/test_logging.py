@@ -20,12 +20,14 @@ from django.test import Client
 def lines() -> Iterator[io.StringIO]:
     handler = next(h for h in logging.getLogger().handlers if h.name == "console")
     assert isinstance(handler, logging.StreamHandler)
+    # Swapped without setStream(), which flushes the old stream: a test that ran the CLI
+    # (django.setup() again) may have left it bound to an already closed capture file.
     stream = io.StringIO()
-    previous = handler.setStream(stream)
+    previous, handler.stream = handler.stream, stream
     try:
         yield stream
     finally:
-        handler.setStream(previous)
+        handler.stream = previous
 
 
 def _objects(stream: io.StringIO) -> list[dict[str, Any]]:
