@@ -102,3 +102,22 @@ def test_an_empty_or_short_audit_key_file_fails_at_start(tmp_path) -> None:  # t
     result = _start(env, tmp_path)
     assert result.returncode != 0
     assert f"the audit key ({tmp_path / 'audit_key'}) must be at least 32" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "warned"),
+    [
+        ({"REGISTRA_AUDIT_KEY": None, "DATABASE_URL": "postgresql://u@127.0.0.1:1/x"}, True),
+        ({"REGISTRA_AUDIT_KEY": "k" * 40, "DATABASE_URL": "postgresql://u@127.0.0.1:1/x"}, False),
+        ({"REGISTRA_AUDIT_KEY": None, "DATABASE_URL": None}, False),
+    ],
+    ids=["postgresql-generated-key", "postgresql-set-key", "sqlite-generated-key"],
+)
+def test_a_host_local_audit_key_with_postgresql_is_a_start_up_warning(
+    overrides: dict[str, str | None], warned: bool, tmp_path: Path
+) -> None:
+    result = _start(overrides, tmp_path)
+    assert result.returncode == 0, result.stderr
+    message = f"audit chains are sealed with the key generated into {tmp_path / 'audit_key'}"
+    assert (message in result.stderr) is warned
+    assert ('"level":"WARNING"' in result.stderr) is warned

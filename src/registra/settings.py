@@ -63,11 +63,12 @@ if not SECRET_KEY:
     SECRET_KEY = _install_key("secret_key", "REGISTRA_SECRET_KEY")
 
 
-def _audit_key() -> str:
+def _audit_key() -> tuple[str, str]:
     """The key that seals the audit chains and signs their checkpoints; never in the database.
 
     Production sets ``REGISTRA_AUDIT_KEY`` (the same value on every host); without it the key is
-    generated once into ``$REGISTRA_DATA_DIR/audit_key``. Decision record 0005."""
+    generated once into ``$REGISTRA_DATA_DIR/audit_key``. Returns the key and that file's path
+    ("" for the variable). Decision record 0005."""
     raw, source = os.environ.get("REGISTRA_AUDIT_KEY"), "REGISTRA_AUDIT_KEY"
     if raw is None:
         key, source = _install_key("audit_key", source), str(DATA_DIR / "audit_key")
@@ -82,10 +83,12 @@ def _audit_key() -> str:
         )
     if key == SECRET_KEY:
         raise ImproperlyConfigured("REGISTRA_AUDIT_KEY must differ from REGISTRA_SECRET_KEY")
-    return key
+    return key, "" if raw is not None else source
 
 
-REGISTRA_AUDIT_KEY = _audit_key()
+# The generated file is per host: core/apps.py warns at start-up when PostgreSQL (shared by
+# several hosts, as a rule) is used with it.
+REGISTRA_AUDIT_KEY, REGISTRA_AUDIT_KEY_FILE = _audit_key()
 
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("REGISTRA_ALLOWED_HOSTS", "*").split(",")]
 

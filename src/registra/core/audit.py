@@ -10,6 +10,7 @@ outside the database. Decision record 0005.
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,6 +27,7 @@ from registra.core.models import AuditChainHead, AuditEvent
 from registra.core.timefmt import api_format, now, to_micros
 
 GENESIS_HASH = "0" * 64
+logger = logging.getLogger("registra.audit")
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,18 @@ def _derive_keys(audit_key: str) -> AuditKeys:
 def audit_keys() -> AuditKeys:
     """The keys for the configured ``REGISTRA_AUDIT_KEY`` (read each call: tests override it)."""
     return _derive_keys(settings.REGISTRA_AUDIT_KEY)
+
+
+def warn_about_a_host_local_key() -> None:
+    """Warn at start-up when PostgreSQL is used with the key generated into this host's data
+    directory: another host would seal the same chains with a key of its own."""
+    key_file = settings.REGISTRA_AUDIT_KEY_FILE
+    if key_file and settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        logger.warning(
+            "REGISTRA_AUDIT_KEY is not set: the audit chains are sealed with the key generated "
+            "into %s on this host only; set REGISTRA_AUDIT_KEY to the same value on every host",
+            key_file,
+        )
 
 
 def canonical_content(event: AuditEvent) -> bytes:
