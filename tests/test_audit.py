@@ -494,10 +494,18 @@ def test_verify_with_another_audit_key_names_both_key_ids(db):
     assert verify_chain(ORG).ok
 
 
-def test_events_written_under_a_changed_key_do_not_verify_under_either_key(db):
+def test_events_written_under_a_changed_key_do_not_verify_under_either_key(db, caplog):  # type: ignore[no-untyped-def]
     _append(ORG, 2)
+    real = audit_keys().key_id
+    assert not [r for r in caplog.records if r.name == "registra.audit"]
     with override_settings(REGISTRA_AUDIT_KEY=OTHER_KEY):
         _append(ORG, 1)
+        [logged] = [r for r in caplog.records if r.name == "registra.audit"]
+        assert logged.levelname == "ERROR"
+        assert logged.getMessage() == (
+            f"audit chain of {ORG} was sealed with audit key {real} but this process has key "
+            f"{audit_keys().key_id}: REGISTRA_AUDIT_KEY differs between processes or was changed"
+        )
         # The head now names the new key, so the walk runs and finds the old events.
         report = verify_chain(ORG)
     assert (report.ok, report.bad_seq) == (False, 1)

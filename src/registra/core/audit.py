@@ -255,6 +255,16 @@ def record_many(
         prev = row.hash
         rows.append(row)
     bulk.insert_many(AuditEvent, rows)
+    if head.key_id != keys.key_id and head.seq:
+        # Not refused, so the register keeps working, but the chain no longer verifies under
+        # either key from here on: say so at once (decision record 0005).
+        logger.error(
+            "audit chain of %s was sealed with audit key %s but this process has key %s: "
+            "REGISTRA_AUDIT_KEY differs between processes or was changed",
+            organization_id,
+            head.key_id or "(none)",
+            keys.key_id,
+        )
     head.seq, head.hash, head.key_id = seq, prev, keys.key_id
     head.save(update_fields=["seq", "hash", "key_id"])
     return rows
