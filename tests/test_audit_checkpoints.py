@@ -5,6 +5,9 @@ Tampering is done as an intruder with database access would: ``update`` and ``de
 from __future__ import annotations
 
 import hmac
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -333,3 +336,41 @@ def test_a_wrong_audit_key_fails_clearly(tmp_path, capsys) -> None:  # type: ign
     assert real_id != other_id
     assert _verify("acme", capsys, "--checkpoint", str(path))[0] == 0
     assert _head(org).key_id == real_id
+
+
+def _registra(data_dir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "REGISTRA_DATA_DIR": str(data_dir)}
+    for name in ("DATABASE_URL", "REGISTRA_AUDIT_KEY"):
+        env.pop(name, None)
+    exe = os.path.join(os.path.dirname(sys.executable), "registra")
+    return subprocess.run(
+        [exe, *argv], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_a_lost_generated_key_file_makes_verify_fail_clearly(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # The embedded setup for real: SQLite and the generated key in the data directory, then the
+    # key file removed, as a restore that forgot it would.
+    assert _registra(tmp_path, "migrate").returncode == 0
+    assert _registra(tmp_path, "org", "create", "--slug", "acme", "--name", "Acme").returncode == 0
+    checkpoint = _registra(tmp_path, "audit", "checkpoint", "--org", "acme")
+    assert checkpoint.returncode == 0, checkpoint.stderr
+    (tmp_path / "checkpoint.json").write_text(checkpoint.stdout)
+    old_id = orjson.loads(checkpoint.stdout)["keyId"]
+    verify_with_checkpoint = ("audit", "verify", "--org", "acme", "--checkpoint")
+    verify_with_checkpoint += (str(tmp_path / "checkpoint.json"),)
+
+    (tmp_path / "audit_key").rename(tmp_path / "audit_key.lost")
+    result = _registra(tmp_path, "audit", "verify", "--org", "acme")
+
+    assert result.returncode == 1
+    assert (
+        f"the chain was sealed with audit key {old_id} but the configured key is" in result.stderr
+    )
+    result = _registra(tmp_path, *verify_with_checkpoint)
+    assert result.returncode == 2
+    assert f"it was signed with audit key {old_id} but the configured key is" in result.stderr
+
+    (tmp_path / "audit_key.lost").replace(tmp_path / "audit_key")
+    result = _registra(tmp_path, *verify_with_checkpoint)
+    assert result.returncode == 0, result.stderr
