@@ -13,6 +13,8 @@ import sys
 from django.db import migrations, models
 
 BATCH = 2000
+# bulk_update writes one CASE per column, with a branch per row: small batches keep it cheap.
+UPDATE_BATCH = 500
 REASON = "Upgrade to keyed audit hashes: the intact legacy chain was re-sealed (migration core 0002)"
 
 
@@ -40,7 +42,7 @@ def _reseal(Event, head, keys):
         batch = list(
             Event.objects.filter(organization_id=head.organization_id, seq__gt=last_seq).order_by(
                 "seq"
-            )[:BATCH]
+            )[:UPDATE_BATCH]
         )
         if not batch:
             return prev
