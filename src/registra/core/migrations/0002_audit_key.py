@@ -13,8 +13,6 @@ import sys
 from django.db import migrations, models
 
 BATCH = 2000
-# bulk_update writes one CASE per column, with a branch per row: small batches keep it cheap.
-UPDATE_BATCH = 500
 REASON = "Upgrade to keyed audit hashes: the intact legacy chain was re-sealed (migration core 0002)"
 
 
@@ -34,23 +32,26 @@ def _legacy_problem(Event, head):
     return ""
 
 
-def _reseal(Event, head, keys):
+def _reseal(Event, head, keys, connection):
     from registra.core.audit import GENESIS_HASH, event_hash
 
+    qn = connection.ops.quote_name
+    update = (
+        f"UPDATE {qn(Event._meta.db_table)} SET {qn('prev_hash')} = %s, {qn('hash')} = %s "
+        f"WHERE {qn('id')} = %s"
+    )
     prev, last_seq = GENESIS_HASH, 0
-    while True:
-        batch = list(
-            Event.objects.filter(organization_id=head.organization_id, seq__gt=last_seq).order_by(
-                "seq"
-            )[:UPDATE_BATCH]
-        )
-        if not batch:
-            return prev
-        for event in batch:
-            event.prev_hash = prev
-            event.hash = prev = event_hash(prev, event, key=keys.chain)
-        Event.objects.bulk_update(batch, ["prev_hash", "hash"])
-        last_seq = batch[-1].seq
+    events = Event.objects.filter(organization_id=head.organization_id).order_by("seq")
+    with connection.cursor() as cursor:
+        while batch := list(events.filter(seq__gt=last_seq)[:BATCH]):
+            sealed = []
+            for event in batch:
+                hashed = event_hash(prev, event, key=keys.chain)
+                sealed.append((prev, hashed, event.id))
+                prev = hashed
+            cursor.executemany(update, sealed)
+            last_seq = batch[-1].seq
+    return prev
 
 
 def _record_reseal(Event, head, keys, resealed_head):
@@ -100,7 +101,7 @@ def reseal_legacy_chains(apps, schema_editor):
                 file=sys.stderr,
             )
             continue
-        _record_reseal(Event, head, keys, _reseal(Event, head, keys))
+        _record_reseal(Event, head, keys, _reseal(Event, head, keys, schema_editor.connection))
 
 
 class Migration(migrations.Migration):
