@@ -1,17 +1,31 @@
 """The audit chain: ``record`` / ``record_many`` append hash-linked events per organization, and
 ``verify_chain`` finds any edited, deleted or reordered event. Tampering is simulated the way an
-intruder with database access would do it: ``QuerySet.update`` and ``delete`` on the rows."""
+intruder with database access would do it: ``QuerySet.update`` and ``delete`` on the rows.
+Checkpoints are in ``test_audit_checkpoints.py``."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import itertools
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import pytest
 from django.db import transaction
+from django.test import override_settings
 
 from registra.assets import services as asset_services
 from registra.core import audit
-from registra.core.audit import GENESIS_HASH, Actor, PendingEvent, event_hash, verify_chain
+from registra.core.audit import (
+    GENESIS_HASH,
+    Actor,
+    PendingEvent,
+    audit_keys,
+    canonical_content,
+    event_hash,
+    verify_chain,
+)
 from registra.core.models import AuditChainHead, AuditEvent
 from tests.cast import SYSTEM, calibrate, make_asset
 
@@ -68,10 +82,14 @@ def test_record_appends_the_first_event_after_the_genesis_hash(db):
     assert (row.action, row.subject_type, row.subject_id) == ("asset.created", "asset", "asset_1")
     assert row.reason == REASON
     assert row.diff == {"before": None, "after": {"assetKey": "TW-001"}}
-    # The stored hash is reproducible from the row as the database gives it back.
+    # The stored hash is reproducible from the row as the database gives it back, and it is
+    # the HMAC of the previous hash and the canonical content under the chain key.
     assert row.hash == event.hash == event_hash(GENESIS_HASH, row)
+    message = GENESIS_HASH.encode() + b"\n" + canonical_content(row)
+    assert row.hash == hmac.new(audit_keys().chain, message, hashlib.sha256).hexdigest()
+    assert row.hash != hashlib.sha256(message).hexdigest()
     head = _head(ORG)
-    assert (head.seq, head.hash) == (1, row.hash)
+    assert (head.seq, head.hash, head.key_id) == (1, row.hash, audit_keys().key_id)
 
 
 def test_record_links_each_event_to_the_previous_hash(db):
@@ -396,3 +414,100 @@ def test_appending_after_verification_keeps_the_chain_valid(db):
 
     assert [e.seq for e in later] == [6, 7]
     assert verify_chain(ORG) == audit.ChainReport(True, 7)
+
+
+# --- verify_chain: an intruder without the audit key ------------------------------------------
+
+OTHER_KEY = "an-audit-key-the-intruder-made-up-" + "z" * 10
+
+
+def _plain_sha256(prev_hash: str, event: AuditEvent) -> str:
+    # The chain's rule before it was keyed: anyone with the database could recompute it.
+    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical_content(event)).hexdigest()
+
+
+def _wrong_key_hmac(prev_hash: str, event: AuditEvent) -> str:
+    with override_settings(REGISTRA_AUDIT_KEY=OTHER_KEY):
+        return event_hash(prev_hash, event)
+
+
+def _rewrite_from(seq: int, hasher: Callable[[str, AuditEvent], str], reason: str) -> None:
+    """Edit the event at ``seq`` and recompute every later hash and the head with ``hasher``."""
+    rows = _rows(ORG)
+    prev = rows[seq - 2].hash if seq > 1 else GENESIS_HASH
+    for row in rows[seq - 1 :]:
+        if row.seq == seq:
+            row.reason = reason
+        row.prev_hash, row.hash = prev, hasher(prev, row)
+        prev = row.hash
+        AuditEvent.objects.filter(id=row.id).update(
+            reason=row.reason, prev_hash=row.prev_hash, hash=row.hash
+        )
+    AuditChainHead.objects.filter(organization_id=ORG).update(hash=prev)
+
+
+@pytest.mark.parametrize("hasher", [_plain_sha256, _wrong_key_hmac], ids=["sha256", "wrong-key"])
+@pytest.mark.parametrize("seq", [1, 3, 5])
+def test_verify_detects_an_edit_rehashed_without_the_key(hasher, seq, db):  # type: ignore[no-untyped-def]
+    events = _five()
+
+    _rewrite_from(seq, hasher, "A forged reason, the whole tail re-hashed")
+
+    # The forgery is self-consistent: every prev_hash links and the head matches the tail.
+    rows = _rows(ORG)
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
+    assert _head(ORG).hash == rows[-1].hash
+    report = verify_chain(ORG)
+    assert not report.ok
+    assert (report.bad_event_id, report.bad_seq, report.checked) == (
+        events[seq - 1].id,
+        seq,
+        seq - 1,
+    )
+    assert "was edited" in report.problem and "keyed hash" in report.problem
+
+
+def test_verify_refuses_a_chain_rewritten_unkeyed_with_its_head_unmarked(db):
+    # Rewriting the whole chain with plain SHA-256 and clearing the head's key id (as a chain
+    # from before keyed hashing looks) does not make it verify either.
+    _five()
+    _rewrite_from(1, _plain_sha256, "A forged reason, the whole chain re-hashed")
+    AuditChainHead.objects.filter(organization_id=ORG).update(key_id="")
+
+    report = verify_chain(ORG)
+
+    assert (report.ok, report.checked) == (False, 0)
+    assert "not sealed with an audit key" in report.problem
+
+
+def test_verify_with_another_audit_key_names_both_key_ids(db):
+    _five()
+    real = audit_keys().key_id
+
+    with override_settings(REGISTRA_AUDIT_KEY=OTHER_KEY):
+        report = verify_chain(ORG)
+        other = audit_keys().key_id
+
+    assert real != other
+    assert (report.ok, report.checked) == (False, 0)
+    assert f"sealed with audit key {real} but the configured key is {other}" in report.problem
+    assert verify_chain(ORG).ok
+
+
+def test_events_written_under_a_changed_key_do_not_verify_under_either_key(db, caplog):  # type: ignore[no-untyped-def]
+    _append(ORG, 2)
+    real = audit_keys().key_id
+    assert not [r for r in caplog.records if r.name == "registra.audit"]
+    with override_settings(REGISTRA_AUDIT_KEY=OTHER_KEY):
+        _append(ORG, 1)
+        [logged] = [r for r in caplog.records if r.name == "registra.audit"]
+        assert logged.levelname == "ERROR"
+        assert logged.getMessage() == (
+            f"audit chain of {ORG} was sealed with audit key {real} but this process has key "
+            f"{audit_keys().key_id}: REGISTRA_AUDIT_KEY differs between processes or was changed"
+        )
+        # The head now names the new key, so the walk runs and finds the old events.
+        report = verify_chain(ORG)
+    assert (report.ok, report.bad_seq) == (False, 1)
+    assert "keyed hash" in report.problem
+    assert "configured key is" in verify_chain(ORG).problem

@@ -19,8 +19,12 @@ def test_healthz_and_readyz(client: Client) -> None:
     assert ready.json() == {"status": "ok", "database": "ok"}
 
 
-def _start(env_overrides: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "REGISTRA_DATA_DIR": str(tmp_path), **env_overrides}
+def _start(
+    env_overrides: dict[str, str | None], tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    # An override of None removes the variable.
+    merged = {**os.environ, "REGISTRA_DATA_DIR": str(tmp_path), **env_overrides}
+    env = {name: value for name, value in merged.items() if value is not None}
     code = (
         "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'registra.settings'; "
         "django.setup()"
@@ -48,6 +52,16 @@ def _start(env_overrides: dict[str, str], tmp_path: Path) -> subprocess.Complete
             "REGISTRA_RATE_LIMIT_TOKEN_READS must be an integer",
         ),
         ({"REGISTRA_DEBUG": "maybe"}, "REGISTRA_DEBUG must be true or false"),
+        ({"REGISTRA_AUDIT_KEY": ""}, "REGISTRA_AUDIT_KEY is set but empty"),
+        ({"REGISTRA_AUDIT_KEY": "   "}, "REGISTRA_AUDIT_KEY is set but empty"),
+        (
+            {"REGISTRA_AUDIT_KEY": "too-short-a-key"},
+            "the audit key (REGISTRA_AUDIT_KEY) must be at least 32 characters",
+        ),
+        (
+            {"REGISTRA_AUDIT_KEY": "k" * 40, "REGISTRA_SECRET_KEY": "k" * 40},
+            "REGISTRA_AUDIT_KEY must differ from REGISTRA_SECRET_KEY",
+        ),
     ],
 )
 def test_bad_settings_fail_at_start_naming_the_variable(overrides, message, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -63,3 +77,47 @@ def test_secret_key_is_created_once_and_reused(tmp_path) -> None:  # type: ignor
     assert len(first) >= 40
     assert _start(env, tmp_path).returncode == 0
     assert (tmp_path / "secret_key").read_text() == first
+
+
+def test_audit_key_is_created_once_apart_from_the_secret_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env: dict[str, str | None] = {"REGISTRA_AUDIT_KEY": None}
+    assert _start(env, tmp_path).returncode == 0
+    key_file = tmp_path / "audit_key"
+    first = key_file.read_text()
+    assert len(first) >= 40 and first != (tmp_path / "secret_key").read_text()
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert _start(env, tmp_path).returncode == 0
+    assert key_file.read_text() == first
+
+
+def test_an_empty_or_short_audit_key_file_fails_at_start(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env: dict[str, str | None] = {"REGISTRA_AUDIT_KEY": None}
+    (tmp_path / "audit_key").write_text("")
+    result = _start(env, tmp_path)
+    assert result.returncode != 0
+    assert (
+        f"{tmp_path / 'audit_key'} is empty; delete it or set REGISTRA_AUDIT_KEY" in result.stderr
+    )
+    (tmp_path / "audit_key").write_text("short")
+    result = _start(env, tmp_path)
+    assert result.returncode != 0
+    assert f"the audit key ({tmp_path / 'audit_key'}) must be at least 32" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "warned"),
+    [
+        ({"REGISTRA_AUDIT_KEY": None, "DATABASE_URL": "postgresql://u@127.0.0.1:1/x"}, True),
+        ({"REGISTRA_AUDIT_KEY": "k" * 40, "DATABASE_URL": "postgresql://u@127.0.0.1:1/x"}, False),
+        ({"REGISTRA_AUDIT_KEY": None, "DATABASE_URL": None}, False),
+    ],
+    ids=["postgresql-generated-key", "postgresql-set-key", "sqlite-generated-key"],
+)
+def test_a_host_local_audit_key_with_postgresql_is_a_start_up_warning(
+    overrides: dict[str, str | None], warned: bool, tmp_path: Path
+) -> None:
+    result = _start(overrides, tmp_path)
+    assert result.returncode == 0, result.stderr
+    message = f"audit chains are sealed with the key generated into {tmp_path / 'audit_key'}"
+    assert (message in result.stderr) is warned
+    assert ('"level":"WARNING"' in result.stderr) is warned

@@ -43,12 +43,12 @@ DEBUG = _env_bool("REGISTRA_DEBUG", False)
 SECRET_KEY = os.environ.get("REGISTRA_SECRET_KEY", "")
 
 
-def _install_secret_key() -> str:
-    """A stable per-install key beside the SQLite file, so cursors survive restarts and every
-    worker process signs with the same key (created once, exclusively, then always re-read)."""
+def _install_key(filename: str, variable: str) -> str:
+    """A stable per-install key beside the SQLite file, so every worker process uses the same key
+    across restarts (created once, exclusively, then always re-read)."""
     import secrets
 
-    key_file = DATA_DIR / "secret_key"
+    key_file = DATA_DIR / filename
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError):
         fd = os.open(key_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
@@ -56,12 +56,40 @@ def _install_secret_key() -> str:
             handle.write(secrets.token_urlsafe(50))
     key = key_file.read_text().strip()
     if not key:
-        raise ImproperlyConfigured(f"{key_file} is empty; delete it or set REGISTRA_SECRET_KEY")
+        raise ImproperlyConfigured(f"{key_file} is empty; delete it or set {variable}")
     return key
 
 
 if not SECRET_KEY:
-    SECRET_KEY = _install_secret_key()
+    SECRET_KEY = _install_key("secret_key", "REGISTRA_SECRET_KEY")
+
+
+def _audit_key() -> tuple[str, str]:
+    """The key that seals the audit chains and signs their checkpoints; never in the database.
+
+    Production sets ``REGISTRA_AUDIT_KEY`` (the same value on every host); without it the key is
+    generated once into ``$REGISTRA_DATA_DIR/audit_key``. Returns the key and that file's path
+    ("" for the variable). Decision record 0005."""
+    raw, source = os.environ.get("REGISTRA_AUDIT_KEY"), "REGISTRA_AUDIT_KEY"
+    if raw is None:
+        key, source = _install_key("audit_key", source), str(DATA_DIR / "audit_key")
+    elif not raw.strip():
+        raise ImproperlyConfigured("REGISTRA_AUDIT_KEY is set but empty; set a random key")
+    else:
+        key = raw
+    if len(key) < 32 or key != key.strip():
+        raise ImproperlyConfigured(
+            f"the audit key ({source}) must be at least 32 characters without surrounding spaces, "
+            "e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    if key == SECRET_KEY:
+        raise ImproperlyConfigured("REGISTRA_AUDIT_KEY must differ from REGISTRA_SECRET_KEY")
+    return key, "" if raw is not None else source
+
+
+# The generated file is per host: core/apps.py warns at start-up when PostgreSQL (shared by
+# several hosts, as a rule) is used with it.
+REGISTRA_AUDIT_KEY, REGISTRA_AUDIT_KEY_FILE = _audit_key()
 
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("REGISTRA_ALLOWED_HOSTS", "*").split(",")]
 

@@ -1,14 +1,24 @@
-"""Record audit events in the caller's transaction and verify an organization's chain."""
+"""Record audit events in the caller's transaction and verify an organization's chain.
+
+Each event's hash is an HMAC-SHA256 over the previous hash and the event's canonical content,
+keyed with a key derived from ``settings.REGISTRA_AUDIT_KEY``, which is never stored in the
+database: someone who can write to the database but does not hold the key cannot re-hash an
+edited chain so that it verifies. Checkpoints (``core/checkpoints.py``) pin a chain's head
+outside the database. Decision record 0005.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import hmac
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import transaction
 
 from registra.core import bulk
@@ -17,6 +27,7 @@ from registra.core.models import AuditChainHead, AuditEvent
 from registra.core.timefmt import api_format, now, to_micros
 
 GENESIS_HASH = "0" * 64
+logger = logging.getLogger("registra.audit")
 
 
 @dataclass(frozen=True)
@@ -102,7 +113,49 @@ def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
 
 
-def _canonical(event: AuditEvent) -> bytes:
+@dataclass(frozen=True)
+class AuditKeys:
+    """The keys derived from the audit key: one seals the chains, one signs checkpoints, and
+    ``key_id`` names the audit key in the database and in checkpoints without revealing it."""
+
+    chain: bytes
+    checkpoint: bytes
+    key_id: str
+
+
+@lru_cache(maxsize=4)
+def _derive_keys(audit_key: str) -> AuditKeys:
+    # HMAC as a pseudo-random function with a distinct label per use: a checkpoint signature can
+    # never be replayed as a chain hash or the other way round.
+    def derive(label: bytes) -> bytes:
+        return hmac.digest(audit_key.encode(), label, "sha256")
+
+    return AuditKeys(
+        chain=derive(b"registra.audit.chain.v1"),
+        checkpoint=derive(b"registra.audit.checkpoint.v1"),
+        key_id=derive(b"registra.audit.key-id.v1").hex()[:16],
+    )
+
+
+def audit_keys() -> AuditKeys:
+    """The keys for the configured ``REGISTRA_AUDIT_KEY`` (read each call: tests override it)."""
+    return _derive_keys(settings.REGISTRA_AUDIT_KEY)
+
+
+def warn_about_a_host_local_key() -> None:
+    """Warn at start-up when PostgreSQL is used with the key generated into this host's data
+    directory: another host would seal the same chains with a key of its own."""
+    key_file = settings.REGISTRA_AUDIT_KEY_FILE
+    if key_file and settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        logger.warning(
+            "REGISTRA_AUDIT_KEY is not set: the audit chains are sealed with the key generated "
+            "into %s on this host only; set REGISTRA_AUDIT_KEY to the same value on every host",
+            key_file,
+        )
+
+
+def canonical_content(event: AuditEvent) -> bytes:
+    """The bytes an event's hash covers, besides the previous hash: every column but the hashes."""
     content = {
         "id": event.id,
         "organizationId": event.organization_id,
@@ -120,8 +173,10 @@ def _canonical(event: AuditEvent) -> bytes:
     return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
 
 
-def event_hash(prev_hash: str, event: AuditEvent) -> str:
-    return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical(event)).hexdigest()
+def event_hash(prev_hash: str, event: AuditEvent, *, key: bytes | None = None) -> str:
+    """The keyed hash that seals ``event`` after ``prev_hash`` (the chain key unless given)."""
+    message = prev_hash.encode() + b"\n" + canonical_content(event)
+    return hmac.digest(key or audit_keys().chain, message, "sha256").hex()
 
 
 _EVENT_COLUMNS = (
@@ -146,7 +201,8 @@ if tuple(f.attname for f in AuditEvent._meta.concrete_fields) != _EVENT_COLUMNS:
 
 def _locked_head(organization_id: str) -> AuditChainHead:
     head, _ = AuditChainHead.objects.get_or_create(
-        organization_id=organization_id, defaults={"seq": 0, "hash": GENESIS_HASH}
+        organization_id=organization_id,
+        defaults={"seq": 0, "hash": GENESIS_HASH, "key_id": audit_keys().key_id},
     )
     return AuditChainHead.objects.select_for_update().get(pk=head.pk)
 
@@ -165,6 +221,7 @@ def record_many(
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit events must be recorded inside the mutation's transaction")
     head = _locked_head(organization_id)
+    keys = audit_keys()
     occurred_at = at or now()
     label = actor.label[:300]
     rows: list[AuditEvent] = []
@@ -194,12 +251,22 @@ def record_many(
             prev,
             "",
         )
-        row.hash = event_hash(prev, row)
+        row.hash = event_hash(prev, row, key=keys.chain)
         prev = row.hash
         rows.append(row)
     bulk.insert_many(AuditEvent, rows)
-    head.seq, head.hash = seq, prev
-    head.save(update_fields=["seq", "hash"])
+    if head.key_id != keys.key_id and head.seq:
+        # Not refused, so the register keeps working, but the chain no longer verifies under
+        # either key from here on: say so at once (decision record 0005).
+        logger.error(
+            "audit chain of %s was sealed with audit key %s but this process has key %s: "
+            "REGISTRA_AUDIT_KEY differs between processes or was changed",
+            organization_id,
+            head.key_id or "(none)",
+            keys.key_id,
+        )
+    head.seq, head.hash, head.key_id = seq, prev, keys.key_id
+    head.save(update_fields=["seq", "hash", "key_id"])
     return rows
 
 
@@ -241,37 +308,38 @@ def _iter_events(organization_id: str) -> Iterable[AuditEvent]:
     )
 
 
-def verify_chain(organization_id: str) -> ChainReport:
-    """Walk the chain in order; report the first edited, missing or reordered event."""
+def _key_problem(organization_id: str, keys: AuditKeys) -> str:
+    """Why this chain cannot be verified with the configured key at all, or ``""``."""
+    head = AuditChainHead.objects.filter(organization_id=organization_id).first()
+    if head is None or head.key_id == keys.key_id:
+        return ""
+    if not head.key_id:
+        return (
+            "the chain is not sealed with an audit key: it was written before keyed hashing and "
+            "was not re-sealed at the upgrade because it was already broken, or its head was edited"
+        )
+    return (
+        f"the chain was sealed with audit key {head.key_id} but the configured key is "
+        f"{keys.key_id}: REGISTRA_AUDIT_KEY is not the key this chain was written with "
+        "(the key is wrong, or was lost or changed)"
+    )
+
+
+def verify_chain(organization_id: str, *, contains: tuple[int, str] | None = None) -> ChainReport:
+    """Walk the chain in order; report the first edited, missing or reordered event.
+
+    ``contains`` is a (sequence, hash) pair from a checkpoint: the chain must still hold that
+    event with that hash, so a tail deleted with the head rolled back is caught too."""
+    keys = audit_keys()
+    if problem := _key_problem(organization_id, keys):
+        return ChainReport(False, 0, None, None, problem)
     prev, expected_seq, checked, last_id = GENESIS_HASH, 1, 0, None
     for event in _iter_events(organization_id):
-        if event.seq != expected_seq:
-            return ChainReport(
-                False,
-                checked,
-                event.id,
-                event.seq,
-                f"event {event.id} has sequence {event.seq}, expected {expected_seq}: "
-                "an earlier event was deleted",
-            )
-        if event.prev_hash != prev:
-            return ChainReport(
-                False,
-                checked,
-                event.id,
-                event.seq,
-                f"event {event.id} (sequence {event.seq}) does not follow the previous event: "
-                "events were reordered or removed",
-            )
-        if event_hash(prev, event) != event.hash:
-            return ChainReport(
-                False,
-                checked,
-                event.id,
-                event.seq,
-                f"event {event.id} (sequence {event.seq}) was edited: its content no longer "
-                "matches its hash",
-            )
+        problem = _event_problem(event, expected_seq, prev, keys.chain)
+        if not problem and contains is not None and event.seq == contains[0]:
+            problem = _checkpoint_problem(event, contains[1])
+        if problem:
+            return ChainReport(False, checked, event.id, event.seq, problem)
         prev, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
         last_id = event.id
     head = AuditChainHead.objects.filter(organization_id=organization_id).first()
@@ -294,4 +362,41 @@ def verify_chain(organization_id: str) -> ChainReport:
             f"event {last_id} (sequence {checked}) was edited: it no longer matches the hash "
             "the chain head recorded",
         )
+    if contains is not None and checked < contains[0]:
+        return ChainReport(
+            False,
+            checked,
+            None,
+            checked + 1,
+            f"the chain ends at sequence {checked} but the checkpoint recorded sequence "
+            f"{contains[0]}: the latest events were deleted and the chain head rolled back",
+        )
     return ChainReport(True, checked)
+
+
+def _event_problem(event: AuditEvent, expected_seq: int, prev: str, chain_key: bytes) -> str:
+    if event.seq != expected_seq:
+        return (
+            f"event {event.id} has sequence {event.seq}, expected {expected_seq}: "
+            "an earlier event was deleted"
+        )
+    if event.prev_hash != prev:
+        return (
+            f"event {event.id} (sequence {event.seq}) does not follow the previous event: "
+            "events were reordered or removed"
+        )
+    if not hmac.compare_digest(event_hash(prev, event, key=chain_key), event.hash):
+        return (
+            f"event {event.id} (sequence {event.seq}) was edited: its content no longer "
+            "matches its keyed hash"
+        )
+    return ""
+
+
+def _checkpoint_problem(event: AuditEvent, checkpoint_hash: str) -> str:
+    if hmac.compare_digest(event.hash, checkpoint_hash):
+        return ""
+    return (
+        f"event {event.id} (sequence {event.seq}) has hash {event.hash} but the checkpoint "
+        f"recorded {checkpoint_hash}: the chain was rewritten after the checkpoint"
+    )

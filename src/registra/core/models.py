@@ -14,8 +14,10 @@ def _evt_id() -> str:
 class AuditEvent(models.Model):
     """A state change: who did what to which record, why, and the before/after diff.
 
-    ``hash`` covers ``prev_hash`` and the event's canonical content, so an edited, deleted or
-    reordered event breaks the chain (see ``registra.core.audit.verify_chain``). The organization
+    ``hash`` is an HMAC-SHA256, keyed with the audit key (a setting, never stored in the database),
+    over ``prev_hash`` and the event's canonical content, so an edited, deleted or reordered event
+    breaks the chain and nobody without the key can re-hash it (see
+    ``registra.core.audit.verify_chain``). The organization
     is a plain column, not a foreign key, because core sits below the organizations app.
     """
 
@@ -48,11 +50,16 @@ class AuditEvent(models.Model):
 
 
 class AuditChainHead(models.Model):
-    """The last sequence number and hash per organization; locked while appending."""
+    """The last sequence number and hash per organization; locked while appending.
+
+    ``key_id`` names (without revealing it) the audit key that last sealed the chain, so that
+    verification can tell a wrong or changed key from tampering; empty for a chain written before
+    keyed hashing and not re-sealed (migration 0002)."""
 
     organization_id = models.CharField(primary_key=True, max_length=40)
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=16, blank=True, default="")
 
     def __str__(self) -> str:
         return f"{self.organization_id}@{self.seq}"
