@@ -48,9 +48,14 @@ def readyz(request: HttpRequest) -> JsonResponse:
 def _database(alias: str) -> str:
     """``ok``, or what is wrong with the database ``alias``."""
     connection = connections[alias]
-    if connection.vendor == "sqlite" and not _sqlite_file_exists(connection.settings_dict["NAME"]):
-        log.error("readiness: the SQLite file %s does not exist", connection.settings_dict["NAME"])
-        return "file missing"
+    if connection.vendor == "sqlite":
+        name = connection.settings_dict["NAME"]
+        if not _sqlite_file_exists(name):
+            log.error("readiness: the SQLite file %s does not exist", name)
+            return "file missing"
+        # A kept connection still reads the file it opened, even if that was moved or replaced
+        # since: check the file now at the path. (Django keeps in-memory databases open.)
+        connection.close()
     try:
         executor = MigrationExecutor(connection)
         pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
