@@ -167,11 +167,7 @@ DATABASES = {"default": _database("DATABASE_URL", DATABASE_URL)}
 if DATABASE_REPLICA_URL:
     if DATABASES["default"]["ENGINE"] != _POSTGRESQL:
         raise ImproperlyConfigured("DATABASE_REPLICA_URL needs a postgresql:// DATABASE_URL")
-    _replica = _database("DATABASE_REPLICA_URL", DATABASE_REPLICA_URL, (_POSTGRESQL,))
-    # Tests read the test database through this alias rather than create one on a read-only
-    # standby.
-    _replica["TEST"] = {"MIRROR": "default"}
-    DATABASES["replica"] = _replica
+    DATABASES["replica"] = _database("DATABASE_REPLICA_URL", DATABASE_REPLICA_URL, (_POSTGRESQL,))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
