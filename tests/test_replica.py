@@ -147,10 +147,10 @@ def test_readyz_checks_the_primary_and_the_replica(server: Server) -> None:
     assert reply.json() == {"status": "ok", "checks": {"database": "ok", "replica": "ok"}}
 
 
-def test_an_unreachable_replica_fails_readyz_and_spares_the_token_grant(
+def test_an_unreachable_replica_fails_readyz_and_the_data_reads_not_the_grant(
     deployment: Deployment, tmp_path: Path
 ) -> None:
-    env = {**deployment.env}
+    env = {**deployment.env, "REGISTRA_DB_POOL_TIMEOUT": "1"}
     env["DATABASE_REPLICA_URL"] = f"postgresql://postgres@127.0.0.1:{pgcluster.free_port()}/x"
     with serving(env, tmp_path / "server.log") as server:
         reply = server.call("GET", "/readyz")
@@ -161,5 +161,11 @@ def test_an_unreachable_replica_fails_readyz_and_spares_the_token_grant(
             "checks": {"database": "ok", "replica": "unreachable"},
             "failed": ["replica"],
         }
-        # The grant reads and writes the primary only.
-        assert server.token(*deployment.data["reader"])
+        # The grant reads and writes the primary only; the data reads fail, as JSON, with no
+        # fallback to the primary.
+        token = server.token(*deployment.data["reader"])
+        for path in ("/api/v1/assets", f"/api/v1/assets/{deployment.data['asset']}"):
+            failed = server.call("GET", path, token=token)
+            assert failed.status in {500, 503}, failed.body
+            assert failed.headers["Content-Type"] == "application/json", failed.body
+            assert failed.json()["error"] in {"internal", "unavailable"}
