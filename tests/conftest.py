@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +11,16 @@ from django.test import override_settings
 from django_redis.cache import RedisCache
 
 from tests.cast import Cast, build_cast
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The suite's tests share one test database inside transactions; reads on a second alias
+    # would neither see their rows nor be allowed. tests/test_replica.py starts its own replica.
+    if os.environ.get("DATABASE_REPLICA_URL"):
+        raise pytest.UsageError(
+            "unset DATABASE_REPLICA_URL to run the tests: tests/test_replica.py starts its own"
+            " primary and replica"
+        )
 
 
 @pytest.fixture(autouse=True)

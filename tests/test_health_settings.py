@@ -7,8 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
+from django.conf import settings
 from django.test import Client
+
+PG = "postgresql://postgres@127.0.0.1:5432"
 
 
 @pytest.mark.django_db
@@ -16,18 +20,22 @@ def test_healthz_and_readyz(client: Client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ok", "database": "ok"}
+    checks = {"database": "ok", **({"redis": "ok"} if settings.REDIS_URL else {})}
+    assert ready.json() == {"status": "ok", "checks": checks}
 
 
 def _start(
-    env_overrides: dict[str, str | None], tmp_path: Path
+    env_overrides: dict[str, str | None], tmp_path: Path, then: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    # An override of None removes the variable.
+    # An override of None removes the variable. The suite's database is not what these tests
+    # start with, unless they name one.
     merged = {**os.environ, "REGISTRA_DATA_DIR": str(tmp_path), **env_overrides}
+    for name in {"DATABASE_URL", "DATABASE_REPLICA_URL"} - set(env_overrides):
+        merged.pop(name, None)
     env = {name: value for name, value in merged.items() if value is not None}
     code = (
         "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'registra.settings'; "
-        "django.setup()"
+        f"django.setup(); {then}"
     )
     return subprocess.run(
         [sys.executable, "-c", code],
@@ -62,12 +70,53 @@ def _start(
             {"REGISTRA_AUDIT_KEY": "k" * 40, "REGISTRA_SECRET_KEY": "k" * 40},
             "REGISTRA_AUDIT_KEY must differ from REGISTRA_SECRET_KEY",
         ),
+        (
+            {"DATABASE_REPLICA_URL": f"{PG}/replica"},
+            "DATABASE_REPLICA_URL needs a postgresql:// DATABASE_URL",
+        ),
+        (
+            {"DATABASE_URL": f"{PG}/primary", "DATABASE_REPLICA_URL": "sqlite:///replica.db"},
+            "DATABASE_REPLICA_URL must be a postgresql:// URL",
+        ),
+        (
+            {"DATABASE_URL": f"{PG}/primary", "DATABASE_REPLICA_URL": "postgresql://h:port/x"},
+            "DATABASE_REPLICA_URL is not a valid database URL",
+        ),
+        (
+            {"DATABASE_URL": f"{PG}/primary", "DATABASE_REPLICA_URL": PG},
+            "DATABASE_REPLICA_URL names no database",
+        ),
+        (
+            {"DATABASE_URL": f"{PG}/primary", "REGISTRA_DB_POOL_TIMEOUT": "0"},
+            "REGISTRA_DB_POOL_TIMEOUT must be at least 1",
+        ),
     ],
 )
 def test_bad_settings_fail_at_start_naming_the_variable(overrides, message, tmp_path) -> None:  # type: ignore[no-untyped-def]
     result = _start(overrides, tmp_path)
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and message in result.stderr
+
+
+def test_the_replica_gets_the_primary_pool_options(tmp_path: Path) -> None:
+    env = {
+        "DATABASE_URL": f"{PG}/primary?sslmode=disable",
+        "DATABASE_REPLICA_URL": f"{PG}/replica?sslmode=disable",
+        "REGISTRA_DB_POOL_SIZE": "7",
+        "REGISTRA_DB_POOL_TIMEOUT": "3",
+    }
+    show = (
+        "import json; from django.conf import settings; "
+        "print(json.dumps({a: [d['NAME'], d['OPTIONS']] "
+        "for a, d in settings.DATABASES.items()}))"
+    )
+    result = _start(env, tmp_path, show)
+    assert result.returncode == 0, result.stderr
+    options = {"sslmode": "disable", "pool": {"min_size": 2, "max_size": 7, "timeout": 3}}
+    assert orjson.loads(result.stdout) == {
+        "default": ["primary", options],
+        "replica": ["replica", options],
+    }
 
 
 def test_secret_key_is_created_once_and_reused(tmp_path) -> None:  # type: ignore[no-untyped-def]

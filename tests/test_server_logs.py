@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.api.test_shared_counters import _free_port, _registra, _stop
+from tests.servers import free_port, registra, stop
 
 START_TIMEOUT = 60.0
 
@@ -45,7 +45,7 @@ def _wait_for_healthz(process: subprocess.Popen[bytes], port: int) -> None:
 
 
 def test_every_server_log_line_is_a_json_object(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -55,7 +55,7 @@ def test_every_server_log_line_is_a_json_object(tmp_path: Path) -> None:
     stderr_path = tmp_path / "stderr.log"
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
-            _registra("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"),
+            registra("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
@@ -69,7 +69,7 @@ def test_every_server_log_line_is_a_json_object(tmp_path: Path) -> None:
             reply = _get(port, "/no-such-page")
             assert reply is not None and reply.status == 404
         finally:
-            _stop(process)
+            stop(process)
     lines = stderr_path.read_text().splitlines()
     records = [json.loads(line) for line in lines if line.strip()]  # fails on any text line
     assert all(

@@ -1,7 +1,8 @@
 """Registra settings: one environment-driven module.
 
-SQLite in ``REGISTRA_DATA_DIR`` by default, PostgreSQL through ``DATABASE_URL``, Redis through
-``REDIS_URL`` for the shared rate-limit counters. A bad value fails at start-up.
+SQLite in ``REGISTRA_DATA_DIR`` by default, PostgreSQL through ``DATABASE_URL`` (and a streaming
+replica for API reads through ``DATABASE_REPLICA_URL``), Redis through ``REDIS_URL`` for the
+shared rate-limit counters. A bad value fails at start-up.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -144,32 +146,57 @@ TEMPLATES = [
 
 _default_db = f"sqlite:///{DATA_DIR / 'registra.sqlite3'}"
 DATABASE_URL = os.environ.get("DATABASE_URL", _default_db)
-try:
-    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=_env_int("REGISTRA_DB_CONN_MAX_AGE", 60))
-except Exception as exc:  # dj-database-url raises several types for bad URLs
-    raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from exc
-if _db.get("ENGINE") not in {
-    "django.db.backends.sqlite3",
-    "django.db.backends.postgresql",
-}:
-    raise ImproperlyConfigured("DATABASE_URL must be a sqlite:// or postgresql:// URL")
-if _db["ENGINE"] == "django.db.backends.sqlite3":
-    Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    # WAL lets readers proceed while the importer writes; a busy timeout instead of instant errors.
-    _db["OPTIONS"] = {
-        "timeout": 20,
-        "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
-    _db["CONN_MAX_AGE"] = 0 if DEBUG else _db.get("CONN_MAX_AGE", 60)
-elif (_pool_size := _env_int("REGISTRA_DB_POOL_SIZE", 10)) > 0:
-    # Django's connections are per thread and ASGI requests run on many threads: persistent
-    # connections piled up (one per request thread) and CONN_MAX_AGE=0 paid a new connection per
-    # request. One pool per server process serves every request thread.
-    _db["CONN_MAX_AGE"] = 0
-    _db["OPTIONS"] = {"pool": {"min_size": 2, "max_size": _pool_size, "timeout": 10}}
-_db.setdefault("TEST", {})
-DATABASES = {"default": _db}
+# API v1's data reads go here when set (registra/core/db.py says which reads); PostgreSQL only.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+_SQLITE, _POSTGRESQL = "django.db.backends.sqlite3", "django.db.backends.postgresql"
+_SCHEMES = {_SQLITE: "sqlite://", _POSTGRESQL: "postgresql://"}
+
+
+def _database(
+    variable: str, url: str, engines: tuple[str, ...] = (_SQLITE, _POSTGRESQL)
+) -> dict[str, Any]:
+    """The Django database settings of a URL: SQLite tuned for one writer, PostgreSQL through one
+    connection pool per server process."""
+    try:
+        db = dj_database_url.parse(url, conn_max_age=_env_int("REGISTRA_DB_CONN_MAX_AGE", 60))
+    except Exception as exc:  # dj-database-url raises several types for bad URLs
+        raise ImproperlyConfigured(f"{variable} is not a valid database URL: {exc}") from exc
+    if db.get("ENGINE") not in engines:
+        schemes = " or ".join(_SCHEMES[engine] for engine in engines)
+        raise ImproperlyConfigured(f"{variable} must be a {schemes} URL")
+    if not db.get("NAME"):
+        raise ImproperlyConfigured(f"{variable} names no database")
+    if db["ENGINE"] == _SQLITE:
+        Path(db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        # WAL lets readers proceed while the importer writes; a busy timeout, not instant errors.
+        db["OPTIONS"] = {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+        db["CONN_MAX_AGE"] = 0 if DEBUG else db.get("CONN_MAX_AGE", 60)
+    elif (pool_size := _env_int("REGISTRA_DB_POOL_SIZE", 10)) > 0:
+        # Django's connections are per thread and ASGI requests run on many threads: persistent
+        # connections piled up (one per request thread) and CONN_MAX_AGE=0 paid a new connection
+        # per request. One pool per server process serves every request thread. The timeout
+        # bounds how long a request (and /readyz) waits for a database it cannot reach.
+        if (pool_timeout := _env_int("REGISTRA_DB_POOL_TIMEOUT", 10)) < 1:
+            raise ImproperlyConfigured("REGISTRA_DB_POOL_TIMEOUT must be at least 1 (seconds)")
+        db["CONN_MAX_AGE"] = 0
+        db.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 2,
+            "max_size": pool_size,
+            "timeout": pool_timeout,
+        }
+    db.setdefault("TEST", {})
+    return dict(db)
+
+
+DATABASES = {"default": _database("DATABASE_URL", DATABASE_URL)}
+if DATABASE_REPLICA_URL:
+    if DATABASES["default"]["ENGINE"] != _POSTGRESQL:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs a postgresql:// DATABASE_URL")
+    DATABASES["replica"] = _database("DATABASE_REPLICA_URL", DATABASE_REPLICA_URL, (_POSTGRESQL,))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")

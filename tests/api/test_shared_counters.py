@@ -13,14 +13,10 @@ server gets its own database file, prepared through the ``registra`` command lin
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -43,6 +39,7 @@ from tests.api.conftest import (
     until_limited,
 )
 from tests.cast import REASON, SYSTEM
+from tests.servers import free_port, registra, send, stop
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 pytestmark = [
@@ -77,19 +74,6 @@ class ServerData:
     client_id: str
     client_secret: str
     asset_ids: list[str] = field(default_factory=list)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _registra(*args: str) -> list[str]:
-    script = Path(sys.executable).with_name("registra")
-    if script.exists():
-        return [str(script), *args]
-    return [sys.executable, "-m", "registra.cli", *args]
 
 
 def _postgres_url() -> str:
@@ -127,7 +111,7 @@ def _prepare_postgres() -> ServerData:
 def _prepare_sqlite(env: dict[str, str]) -> ServerData:
     def run(*args: str) -> str:
         done = subprocess.run(
-            _registra(*args), env=env, capture_output=True, text=True, timeout=120, check=False
+            registra(*args), env=env, capture_output=True, text=True, timeout=120, check=False
         )
         assert done.returncode == 0, done.stderr
         return done.stdout
@@ -194,15 +178,8 @@ class Server:
     def call(self, method: str, path: str, *, token: str | None = None, body: Any = None) -> Reply:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
         try:
-            headers = {"Connection": "keep-alive"}
-            if token:
-                headers["Authorization"] = f"Bearer {token}"
-            payload = None
-            if body is not None:
-                payload = json.dumps(body).encode()
-                headers["Content-Type"] = "application/json"
-            conn.request(method, path, body=payload, headers=headers)
-            response = conn.getresponse()
+            keep_alive = {"Connection": "keep-alive"}
+            response = send(conn, method, path, token=token, body=body, headers=keep_alive)
             data = response.read()
             worker = None
             if self.can_attribute and conn.sock is not None:
@@ -261,7 +238,7 @@ def server_data(tmp_path: Path) -> ServerData:
 
 @pytest.fixture
 def server(server_data: ServerData, tmp_path: Path) -> Iterator[Server]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": server_data.database_url,
@@ -273,7 +250,7 @@ def server(server_data: ServerData, tmp_path: Path) -> Iterator[Server]:
         "REGISTRA_RATE_LIMIT_ORG_REQUESTS": "100000",
     }
     process = subprocess.Popen(
-        _registra("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"),
+        registra("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -288,15 +265,7 @@ def server(server_data: ServerData, tmp_path: Path) -> Iterator[Server]:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # any worker left behind in its group
+    stop(process)
     if process.stdout:
         out = process.stdout.read().decode(errors="replace")
         assert "Traceback" not in out, out

@@ -5,7 +5,10 @@ their selectors write the SQL themselves, with names from the models' ``_meta``.
 keep the two databases alike: parameters adapted as the ORM adapts them (so comparisons mean
 the same), timestamps returned aware and in UTC on both, as the ORM returns them, and
 timestamps the API shows returned as its text (``timefmt.api_format``): PostgreSQL formats
-them itself, which was the largest Python cost of a page; on SQLite ``fetch`` formats them."""
+them itself, which was the largest Python cost of a page; on SQLite ``fetch`` formats them.
+
+``fetch`` reads from API v1's read database (``core/db.py``: the replica when one is configured);
+a read that must see the latest writes, such as the token lookup, passes ``using=db.PRIMARY``."""
 
 from __future__ import annotations
 
@@ -13,9 +16,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection
+from django.db import connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 
+from registra.core import db
 from registra.core.timefmt import api_format
 
 # The text of timefmt.api_format: UTC, milliseconds truncated (to_char's MS truncates), "Z".
@@ -37,10 +42,11 @@ def table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def param(value: Any) -> Any:
-    """A query parameter as the ORM would send it for a field of its type."""
+def param(value: Any, on: BaseDatabaseWrapper = connection) -> Any:
+    """A query parameter as the ORM would send it (to the database ``on``) for a field of its
+    type."""
     if isinstance(value, datetime):
-        return connection.ops.adapt_datetimefield_value(value)
+        return on.ops.adapt_datetimefield_value(value)
     return value
 
 
@@ -58,13 +64,16 @@ def fetch(
     *,
     datetimes: Sequence[int] = (),
     api_stamps: Sequence[int] = (),
+    using: str | None = None,
 ) -> list[tuple]:
-    """Rows of a query: the columns at ``datetimes`` as aware UTC datetimes, those at
-    ``api_stamps`` (selected through ``api_stamp``) as the API's text."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [param(p) for p in params])
+    """Rows of a query on the database ``using`` (default: API v1's read database): the columns
+    at ``datetimes`` as aware UTC datetimes, those at ``api_stamps`` (selected through
+    ``api_stamp``) as the API's text."""
+    on = connections[using or db.api_reads()]
+    with on.cursor() as cursor:
+        cursor.execute(sql, [param(p, on) for p in params])
         rows = cursor.fetchall()
-    if connection.vendor != "sqlite" or not (datetimes or api_stamps):
+    if on.vendor != "sqlite" or not (datetimes or api_stamps):
         return rows
     # SQLite stores naive UTC text, which Django's converter parses to naive datetimes.
     fixed = []

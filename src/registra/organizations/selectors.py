@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from registra.core import sql
+from registra.core import db, sql
 from registra.core.queries import first_or_404
 from registra.core.timefmt import now
 from registra.organizations.choices import OrganizationStatus, ServiceAccountStatus
@@ -27,8 +27,11 @@ def organization_get_by_slug(slug: str) -> Organization:
     return first_or_404(Organization.objects.filter(slug=slug), f"organization {slug!r}")
 
 
-def organization_get(organization_id: str) -> Organization:
-    return first_or_404(Organization.objects.filter(id=organization_id), "organization")
+def organization_get(organization_id: str, *, using: str = db.PRIMARY) -> Organization:
+    """The organization by id, read from the database ``using`` (``core/db.py``)."""
+    return first_or_404(
+        Organization.objects.using(using).filter(id=organization_id), "organization"
+    )
 
 
 def member_list(organization: Organization) -> list[Member]:
@@ -77,8 +80,9 @@ def access_token_resolve(raw_token: str) -> TokenContext | None:
     digest = token_hash(raw_token)
     at = now()
     # Runs on every API request: one lookup by the unique hash in hand-written SQL (see
-    # core/sql.py), with the liveness rules checked here.
-    rows = sql.fetch(_token_sql(), [digest], datetimes=(4, 6))
+    # core/sql.py), with the liveness rules checked here. On the primary, never the replica: a
+    # token works as soon as it is granted and dies with its account, whatever the lag (0006).
+    rows = sql.fetch(_token_sql(), [digest], datetimes=(4, 6), using=db.PRIMARY)
     if not rows:
         return None
     tok_id, org_id, svc_id, scopes, expires_at, svc_status, svc_expires_at, org_status = rows[0]

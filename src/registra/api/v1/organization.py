@@ -8,6 +8,7 @@ from ninja import Router
 from registra.api.v1.auth import BearerScope
 from registra.api.v1.errors import json_response
 from registra.api.v1.schemas import ErrorOut, OrganizationOneOut
+from registra.core import db
 from registra.organizations.selectors import TokenContext, organization_get
 
 router = Router(tags=["organization"], auth=BearerScope("organization:read"))
@@ -20,7 +21,7 @@ router = Router(tags=["organization"], auth=BearerScope("organization:read"))
 )
 def get_organization(request: HttpRequest) -> HttpResponse:
     ctx: TokenContext = request.auth  # type: ignore[attr-defined]  # set by BearerScope
-    org = organization_get(ctx.organization_id)
+    org = organization_get(ctx.organization_id, using=db.api_reads())
     return json_response(
         {
             "organization": {
