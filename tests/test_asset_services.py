@@ -17,7 +17,7 @@ from registra.core.audit import verify_chain
 from registra.core.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from registra.core.timefmt import api_format, now
 from registra.organizations import services as org_services
-from tests.cast import SYSTEM, make_asset
+from tests.cast import OPERATOR_ID, make_asset, operator
 from tests.cast import audit_mark as _mark
 from tests.cast import audit_since as _since
 from tests.cast import issue_paths as _issues
@@ -36,7 +36,7 @@ def _create(cast, **spec):
 def _responsibility(org, key="toolbox-A"):
     return org_services.responsibility_assign(
         organization=org,
-        actor=SYSTEM,
+        actor=operator(org),
         reason=REASON,
         responsibility_key=key,
         title=f"Custodian of {key}",
@@ -156,7 +156,7 @@ def test_asset_keys_may_repeat_across_organizations(cast):
     ours = _create(cast, asset_key="TW-001")
     theirs = services.asset_create(
         organization=cast.other_org,
-        actor=SYSTEM,
+        actor=operator(cast.other_org),
         reason=REASON,
         asset_key="TW-001",
         asset_kind="calibrated-tool",
@@ -230,7 +230,9 @@ def test_asset_create_names_the_invalid_field(cast, field, spec):
     reason = values.pop("reason", REASON)
 
     with pytest.raises(ValidationFailed) as exc:
-        services.asset_create(organization=cast.org, actor=SYSTEM, reason=reason, **values)
+        services.asset_create(
+            organization=cast.org, actor=operator(cast.org), reason=reason, **values
+        )
 
     assert _issues(exc) == [[field]]
     assert not Asset.objects.filter(organization=cast.org).exists()
@@ -309,7 +311,7 @@ def test_asset_update_clears_the_custodian(cast):
 
     services.asset_update(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         asset_id=asset.id,
         custodian_responsibility_id="",
@@ -330,7 +332,7 @@ def test_asset_update_without_a_real_change_writes_no_event(cast):
 
     services.asset_update(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         asset_id=asset.id,
         display_name="  Tool TW-001  ",
@@ -348,7 +350,7 @@ def test_asset_update_refuses_to_change_the_asset_key(cast):
     with pytest.raises(ValidationFailed) as exc:
         services.asset_update(
             organization=cast.org,
-            actor=SYSTEM,
+            actor=operator(cast.org),
             reason=REASON,
             asset_id=asset.id,
             asset_key="TW-002",
@@ -367,7 +369,11 @@ def test_asset_update_refuses_a_status_change(cast):
 
     with pytest.raises(ValidationFailed) as exc:
         services.asset_update(
-            organization=cast.org, actor=SYSTEM, reason=REASON, asset_id=asset.id, status="inactive"
+            organization=cast.org,
+            actor=operator(cast.org),
+            reason=REASON,
+            asset_id=asset.id,
+            status="inactive",
         )
 
     assert _issues(exc) == [["status"]]
@@ -395,7 +401,11 @@ def test_asset_update_names_the_invalid_field(cast, field, changes):
 
     with pytest.raises(ValidationFailed) as exc:
         services.asset_update(
-            organization=cast.org, actor=SYSTEM, reason=REASON, asset_id=asset.id, **changes
+            organization=cast.org,
+            actor=operator(cast.org),
+            reason=REASON,
+            asset_id=asset.id,
+            **changes,
         )
 
     assert _issues(exc) == [[field]]
@@ -411,7 +421,7 @@ def test_asset_update_refuses_another_organizations_responsibility(cast):
     with pytest.raises(ValidationFailed) as exc:
         services.asset_update(
             organization=cast.org,
-            actor=SYSTEM,
+            actor=operator(cast.org),
             reason=REASON,
             asset_id=asset.id,
             custodian_responsibility_id=theirs.id,
@@ -427,7 +437,11 @@ def test_asset_update_refuses_another_organizations_asset(cast):
 
     with pytest.raises(NotFound):
         services.asset_update(
-            organization=cast.org, actor=SYSTEM, reason=REASON, asset_id=theirs.id, display_name="X"
+            organization=cast.org,
+            actor=operator(cast.org),
+            reason=REASON,
+            asset_id=theirs.id,
+            display_name="X",
         )
 
     assert Asset.objects.get(id=theirs.id).display_name == "Tool TW-001"
@@ -441,7 +455,11 @@ def test_asset_update_refuses_a_decommissioned_asset(cast):
 
     with pytest.raises(Unprocessable, match="decommissioned"):
         services.asset_update(
-            organization=cast.org, actor=SYSTEM, reason=REASON, asset_id=asset.id, display_name="X"
+            organization=cast.org,
+            actor=operator(cast.org),
+            reason=REASON,
+            asset_id=asset.id,
+            display_name="X",
         )
 
     assert Asset.objects.get(id=asset.id).display_name == "Tool TW-001"
@@ -454,7 +472,7 @@ def test_asset_update_refuses_a_decommissioned_asset(cast):
 def _status(cast, asset, status, actor=None):
     return services.asset_change_status(
         organization=cast.org,
-        actor=actor or SYSTEM,
+        actor=actor or operator(cast.org),
         reason=REASON,
         asset_id=asset.id,
         status=status,
@@ -594,7 +612,7 @@ def test_change_status_refuses_another_organizations_asset(cast):
 def _decommission(cast, asset, actor=None, authorization="DA-2026-0042", **kwargs):
     return services.asset_decommission(
         organization=cast.org,
-        actor=actor or SYSTEM,
+        actor=actor or operator(cast.org),
         reason=REASON,
         asset_id=asset.id,
         disposal_authorization=authorization,
@@ -605,7 +623,7 @@ def _decommission(cast, asset, actor=None, authorization="DA-2026-0042", **kwarg
 def _custody(cast, asset, member, kind="primary", key=None):
     return services.custody_assign(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         asset_id=asset.id,
         member_id=member.id,
@@ -650,7 +668,7 @@ def test_decommission_ends_every_active_custody_at_the_same_instant(cast):
     other = make_asset(cast.org, "TW-002", asset_kind="vehicle")
     returned = _custody(cast, asset, cast.viewer, kind="loan", key="loan-1")
     services.custody_end(
-        organization=cast.org, actor=SYSTEM, reason=REASON, assignment_id=returned.id
+        organization=cast.org, actor=operator(cast.org), reason=REASON, assignment_id=returned.id
     )
     primary = _custody(cast, asset, cast.technician)
     secondary = _custody(cast, asset, cast.editor, kind="secondary")
@@ -674,7 +692,7 @@ def test_decommission_ends_every_active_custody_at_the_same_instant(cast):
     assert [e.action for e in events] == ["asset.decommissioned"] + ["custody.ended"] * 3
     assert {e.subject_id for e in events[1:]} == {c.id for c in live}
     assert {e.occurred_at for e in events} == {stored.updated_at}
-    assert {(e.actor_id, e.reason) for e in events} == {(SYSTEM.id, REASON)}
+    assert {(e.actor_id, e.reason) for e in events} == {(OPERATOR_ID, REASON)}
     for e in events[1:]:
         assert e.diff == {
             "before": {"status": "active", "endedAt": None},
@@ -687,7 +705,7 @@ def test_decommission_on_a_recorded_date(cast):
     asset = make_asset(cast.org, "TW-001", asset_kind="vehicle")
     primary = services.custody_assign(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         asset_id=asset.id,
         member_id=cast.technician.id,
@@ -807,7 +825,7 @@ def test_asset_bulk_create_writes_one_event_per_asset(cast):
 
     assets = services.asset_bulk_create(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         specs=_specs(5, source_kind="cmms-import"),
     )
@@ -819,7 +837,7 @@ def test_asset_bulk_create_writes_one_event_per_asset(cast):
     events = _since(cast.org, mark)
     assert [e.subject_id for e in events] == [a.id for a in assets]
     assert {(e.action, e.actor_id, e.reason) for e in events} == {
-        ("asset.created", SYSTEM.id, REASON)
+        ("asset.created", OPERATOR_ID, REASON)
     }
     assert [e.diff["after"]["assetKey"] for e in events] == [a.asset_key for a in assets]
     assert len({e.occurred_at for e in events}) == 1
@@ -830,7 +848,10 @@ def test_asset_bulk_create_keeps_given_creation_times(cast):
     created = now() - timedelta(days=30)
 
     [asset] = services.asset_bulk_create(
-        organization=cast.org, actor=SYSTEM, reason=REASON, specs=_specs(1, created_at=created)
+        organization=cast.org,
+        actor=operator(cast.org),
+        reason=REASON,
+        specs=_specs(1, created_at=created),
     )
 
     stored = Asset.objects.get(id=asset.id)
@@ -841,7 +862,9 @@ def test_asset_bulk_create_with_no_specs(cast):
     mark = _mark(cast.org)
 
     assert (
-        services.asset_bulk_create(organization=cast.org, actor=SYSTEM, reason=REASON, specs=[])
+        services.asset_bulk_create(
+            organization=cast.org, actor=operator(cast.org), reason=REASON, specs=[]
+        )
         == []
     )
     assert _since(cast.org, mark) == []
@@ -854,7 +877,9 @@ def test_asset_bulk_create_names_every_bad_row_and_writes_nothing(cast):
     mark = _mark(cast.org)
 
     with pytest.raises(ValidationFailed) as exc:
-        services.asset_bulk_create(organization=cast.org, actor=SYSTEM, reason=REASON, specs=specs)
+        services.asset_bulk_create(
+            organization=cast.org, actor=operator(cast.org), reason=REASON, specs=specs
+        )
 
     assert _issues(exc) == [["specs[1]", "assetKey"], ["specs[3]", "displayName"]]
     assert not Asset.objects.filter(organization=cast.org).exists()
@@ -872,7 +897,9 @@ def test_asset_bulk_create_refuses_repeated_or_taken_keys(cast, taken):
     mark = _mark(cast.org)
 
     with pytest.raises(Conflict, match="TW-002"):
-        services.asset_bulk_create(organization=cast.org, actor=SYSTEM, reason=REASON, specs=specs)
+        services.asset_bulk_create(
+            organization=cast.org, actor=operator(cast.org), reason=REASON, specs=specs
+        )
 
     assert Asset.objects.filter(organization=cast.org).count() == before
     assert _since(cast.org, mark) == []
@@ -880,7 +907,7 @@ def test_asset_bulk_create_refuses_repeated_or_taken_keys(cast, taken):
 
 def test_asset_bulk_update_writes_one_event_per_changed_asset(cast):
     assets = services.asset_bulk_create(
-        organization=cast.org, actor=SYSTEM, reason=REASON, specs=_specs(3)
+        organization=cast.org, actor=operator(cast.org), reason=REASON, specs=_specs(3)
     )
     mark = _mark(cast.org)
 
@@ -925,7 +952,7 @@ def test_asset_bulk_update_writes_one_event_per_changed_asset(cast):
 )
 def test_asset_bulk_update_is_all_or_nothing(cast, error, bad_change):
     assets = services.asset_bulk_create(
-        organization=cast.org, actor=SYSTEM, reason=REASON, specs=_specs(2)
+        organization=cast.org, actor=operator(cast.org), reason=REASON, specs=_specs(2)
     )
     changes = {assets[0].id: {"display_name": "Changed first"}}
     if bad_change is None:
@@ -936,7 +963,7 @@ def test_asset_bulk_update_is_all_or_nothing(cast, error, bad_change):
 
     with pytest.raises(error):
         services.asset_bulk_update(
-            organization=cast.org, actor=SYSTEM, reason=REASON, changes=changes
+            organization=cast.org, actor=operator(cast.org), reason=REASON, changes=changes
         )
 
     assert Asset.objects.get(id=assets[0].id).display_name == "Wrench 1"
@@ -952,7 +979,7 @@ def _calls(cast):
     asset = make_asset(cast.org, "TW-001")
     services.readiness_bulk_record(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         records=[
             {
@@ -968,7 +995,7 @@ def _calls(cast):
     held = _custody(cast, asset, cast.technician)
     scheduled = services.readiness_schedule(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         asset_id=asset.id,
         assessment_kind="calibration",
@@ -989,7 +1016,7 @@ def _calls(cast):
         "readiness_state": "unknown",
         "status": "scheduled",
     }
-    common = {"organization": org, "actor": SYSTEM}
+    common = {"organization": org, "actor": operator(org)}
     return {
         "asset_create": lambda r: services.asset_create(**common, reason=r, **spec),
         "asset_bulk_create": lambda r: services.asset_bulk_create(**common, reason=r, specs=[spec]),

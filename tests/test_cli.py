@@ -23,10 +23,11 @@ def test_org_create_writes_org_and_audit(capsys: pytest.CaptureFixture[str]) -> 
     assert org.name == "Skyline MRO" and org.status == "active"
     assert f"created organization skyline-mro ({org.id})" in capsys.readouterr().out
     event = AuditEvent.objects.get(organization_id=org.id)
-    assert (event.action, event.actor_type, event.actor_id) == (
+    assert (event.action, event.actor_type, event.actor_id, event.actor_label) == (
         "organization.created",
         "system",
-        "system:cli:org create",
+        "system:operator",
+        "registra org create",
     )
 
 

@@ -30,7 +30,7 @@ from registra.organizations.models import (
     ResponsibilityAssignment,
     ServiceAccount,
 )
-from tests.cast import SYSTEM
+from tests.cast import OPERATOR_ID, operator
 from tests.cast import audit_mark as _mark
 from tests.cast import audit_since as _since
 from tests.cast import issue_paths as _issues
@@ -43,7 +43,7 @@ REASON = "Requested by the quality manager"
 
 def test_organization_create(db):
     org = services.organization_create(
-        actor=SYSTEM,
+        actor=operator(),
         reason=REASON,
         slug="northwind-aero",
         name="Northwind Aero",
@@ -65,7 +65,7 @@ def test_organization_create(db):
     [event] = _since(org, 0)
     assert (event.action, event.actor_id, event.reason) == (
         "organization.created",
-        SYSTEM.id,
+        OPERATOR_ID,
         REASON,
     )
     assert (event.subject_type, event.subject_id) == ("organization", org.id)
@@ -79,7 +79,7 @@ def test_organization_create(db):
 
 @pytest.mark.parametrize("slug", ["a", "7", "a1", "0-b", "skyline-mro-2", "a--b", "a" * 63])
 def test_organization_create_accepts_valid_slugs(db, slug):
-    org = services.organization_create(actor=SYSTEM, reason=REASON, slug=slug, name="Valid")
+    org = services.organization_create(actor=operator(), reason=REASON, slug=slug, name="Valid")
 
     assert Organization.objects.get(id=org.id).slug == slug
     assert _since(org, 0)[0].action == "organization.created"
@@ -91,7 +91,7 @@ def test_organization_create_accepts_valid_slugs(db, slug):
 )
 def test_organization_create_refuses_invalid_slugs(db, slug):
     with pytest.raises(ValidationFailed) as exc:
-        services.organization_create(actor=SYSTEM, reason=REASON, slug=slug, name="Invalid")
+        services.organization_create(actor=operator(), reason=REASON, slug=slug, name="Invalid")
 
     assert _issues(exc) == [["slug"]]
     assert not Organization.objects.exists()
@@ -103,7 +103,7 @@ def test_organization_create_refuses_a_duplicate_slug(cast):
 
     with pytest.raises(Conflict, match="skyline-mro"):
         services.organization_create(
-            actor=SYSTEM, reason=REASON, slug="skyline-mro", name="Skyline Again"
+            actor=operator(), reason=REASON, slug="skyline-mro", name="Skyline Again"
         )
 
     assert Organization.objects.count() == orgs
@@ -124,7 +124,7 @@ def test_organization_create_refuses_a_duplicate_slug(cast):
     ],
 )
 def test_organization_create_names_the_invalid_field(db, field, overrides):
-    kwargs = {"actor": SYSTEM, "reason": REASON, "slug": "northwind", "name": "Northwind"}
+    kwargs = {"actor": operator(), "reason": REASON, "slug": "northwind", "name": "Northwind"}
     kwargs.update(overrides)
 
     with pytest.raises(ValidationFailed) as exc:
@@ -159,7 +159,10 @@ def test_organization_set_readiness_requirements(cast):
 
     with pytest.raises(ValidationFailed):
         services.organization_set_readiness_requirements(
-            organization=cast.org, actor=SYSTEM, reason=REASON, requirements={"vehicle": "x"}
+            organization=cast.org,
+            actor=operator(cast.org),
+            reason=REASON,
+            requirements={"vehicle": "x"},
         )
     assert Organization.objects.get(id=cast.org.id).readiness_requirements == expected
     assert len(_since(cast.org, mark)) == 1
@@ -173,7 +176,11 @@ def test_a_reason_of_10_to_1000_characters_is_accepted(cast, reason):
     mark = _mark(cast.org)
 
     services.member_invite(
-        organization=cast.org, actor=SYSTEM, reason=reason, email="new@example.test", role="viewer"
+        organization=cast.org,
+        actor=operator(cast.org),
+        reason=reason,
+        email="new@example.test",
+        role="viewer",
     )
 
     assert _since(cast.org, mark)[0].reason == reason.strip()
@@ -195,7 +202,7 @@ def test_a_missing_short_or_long_reason_is_refused(cast, reason, message):
     with pytest.raises(ValidationFailed) as exc:
         services.member_invite(
             organization=cast.org,
-            actor=SYSTEM,
+            actor=operator(cast.org),
             reason=reason,
             email="new@example.test",
             role="viewer",
@@ -259,7 +266,7 @@ def test_member_invite_refuses_an_existing_email_in_the_same_organization(cast):
     with pytest.raises(Conflict):
         services.member_invite(
             organization=cast.org,
-            actor=SYSTEM,
+            actor=operator(cast.org),
             reason=REASON,
             email="SKY.Ada@example.test",
             role="viewer",
@@ -272,7 +279,7 @@ def test_member_invite_refuses_an_existing_email_in_the_same_organization(cast):
 def test_member_invite_allows_the_same_email_in_another_organization(cast):
     invitation = services.member_invite(
         organization=cast.other_org,
-        actor=SYSTEM,
+        actor=operator(cast.other_org),
         reason=REASON,
         email=cast.admin.email,
         role="viewer",
@@ -298,7 +305,9 @@ def test_member_invite_names_the_invalid_field(cast, field, overrides):
     kwargs.update(overrides)
 
     with pytest.raises(ValidationFailed) as exc:
-        services.member_invite(organization=cast.org, actor=SYSTEM, reason=REASON, **kwargs)
+        services.member_invite(
+            organization=cast.org, actor=operator(cast.org), reason=REASON, **kwargs
+        )
 
     assert _issues(exc) == [[field]]
     assert _since(cast.org, mark) == []
@@ -385,7 +394,10 @@ def test_member_accept_invitation_refuses_an_expired_link(cast):
 def test_member_accept_invitation_refuses_a_revoked_invitation(cast):
     invitation = _invite(cast)
     services.member_revoke(
-        organization=cast.org, actor=SYSTEM, reason=REASON, member_id=invitation.member.id
+        organization=cast.org,
+        actor=operator(cast.org),
+        reason=REASON,
+        member_id=invitation.member.id,
     )
     mark = _mark(cast.org)
 
@@ -445,7 +457,7 @@ def test_member_change_role_refuses_to_demote_the_last_active_admin(cast):
     with pytest.raises(Unprocessable, match="at least one active admin"):
         services.member_change_role(
             organization=cast.org,
-            actor=SYSTEM,
+            actor=operator(cast.org),
             reason=REASON,
             member_id=cast.admin.id,
             role="editor",
@@ -461,7 +473,7 @@ def test_a_pending_admin_does_not_count_as_the_remaining_admin(cast):
     with pytest.raises(Unprocessable):
         services.member_change_role(
             organization=cast.org,
-            actor=SYSTEM,
+            actor=operator(cast.org),
             reason=REASON,
             member_id=cast.admin.id,
             role="viewer",
@@ -472,12 +484,20 @@ def test_a_pending_admin_does_not_count_as_the_remaining_admin(cast):
 
 def test_member_change_role_demotes_an_admin_when_another_active_admin_remains(cast):
     services.member_change_role(
-        organization=cast.org, actor=SYSTEM, reason=REASON, member_id=cast.editor.id, role="admin"
+        organization=cast.org,
+        actor=operator(cast.org),
+        reason=REASON,
+        member_id=cast.editor.id,
+        role="admin",
     )
     mark = _mark(cast.org)
 
     member = services.member_change_role(
-        organization=cast.org, actor=SYSTEM, reason=REASON, member_id=cast.admin.id, role="auditor"
+        organization=cast.org,
+        actor=operator(cast.org),
+        reason=REASON,
+        member_id=cast.admin.id,
+        role="auditor",
     )
 
     assert Member.objects.get(id=member.id).role == "auditor"
@@ -487,7 +507,7 @@ def test_member_change_role_demotes_an_admin_when_another_active_admin_remains(c
     with pytest.raises(Unprocessable):
         services.member_change_role(
             organization=cast.org,
-            actor=SYSTEM,
+            actor=operator(cast.org),
             reason=REASON,
             member_id=cast.editor.id,
             role="viewer",
@@ -499,7 +519,7 @@ def test_another_organizations_admin_does_not_count(cast):
     assert cast.outsider.role == "admin"
     with pytest.raises(Unprocessable):
         services.member_revoke(
-            organization=cast.org, actor=SYSTEM, reason=REASON, member_id=cast.admin.id
+            organization=cast.org, actor=operator(cast.org), reason=REASON, member_id=cast.admin.id
         )
 
 
@@ -508,14 +528,18 @@ def test_member_change_role_refuses_unknown_role_foreign_and_revoked_members(cas
 
     with pytest.raises(ValidationFailed) as exc:
         services.member_change_role(
-            organization=cast.org, actor=SYSTEM, reason=REASON, member_id=cast.viewer.id, role="god"
+            organization=cast.org,
+            actor=operator(cast.org),
+            reason=REASON,
+            member_id=cast.viewer.id,
+            role="god",
         )
     assert _issues(exc) == [["role"]]
 
     with pytest.raises(NotFound):
         services.member_change_role(
             organization=cast.org,
-            actor=SYSTEM,
+            actor=operator(cast.org),
             reason=REASON,
             member_id=cast.outsider.id,
             role="viewer",
@@ -523,13 +547,13 @@ def test_member_change_role_refuses_unknown_role_foreign_and_revoked_members(cas
     assert Member.objects.get(id=cast.outsider.id).role == "admin"
 
     services.member_revoke(
-        organization=cast.org, actor=SYSTEM, reason=REASON, member_id=cast.viewer.id
+        organization=cast.org, actor=operator(cast.org), reason=REASON, member_id=cast.viewer.id
     )
     after_revoke = _mark(cast.org)
     with pytest.raises(Unprocessable, match="revoked"):
         services.member_change_role(
             organization=cast.org,
-            actor=SYSTEM,
+            actor=operator(cast.org),
             reason=REASON,
             member_id=cast.viewer.id,
             role="admin",
@@ -567,7 +591,7 @@ def test_member_revoke(cast):
 
     with pytest.raises(Unprocessable, match="already revoked"):
         services.member_revoke(
-            organization=cast.org, actor=SYSTEM, reason=REASON, member_id=cast.viewer.id
+            organization=cast.org, actor=operator(cast.org), reason=REASON, member_id=cast.viewer.id
         )
     assert len(_since(cast.org, mark)) == 1
 
@@ -576,7 +600,10 @@ def test_member_revoke_a_pending_invitation(cast):
     invitation = _invite(cast, role="viewer")
 
     member = services.member_revoke(
-        organization=cast.org, actor=SYSTEM, reason=REASON, member_id=invitation.member.id
+        organization=cast.org,
+        actor=operator(cast.org),
+        reason=REASON,
+        member_id=invitation.member.id,
     )
 
     stored = Member.objects.get(id=member.id)
@@ -588,7 +615,7 @@ def test_member_revoke_refuses_the_last_active_admin(cast):
 
     with pytest.raises(Unprocessable, match="at least one active admin"):
         services.member_revoke(
-            organization=cast.org, actor=SYSTEM, reason=REASON, member_id=cast.admin.id
+            organization=cast.org, actor=operator(cast.org), reason=REASON, member_id=cast.admin.id
         )
 
     assert Member.objects.get(id=cast.admin.id).status == "active"
@@ -600,7 +627,10 @@ def test_member_revoke_refuses_a_member_of_another_organization(cast):
 
     with pytest.raises(NotFound):
         services.member_revoke(
-            organization=cast.org, actor=SYSTEM, reason=REASON, member_id=cast.outsider.id
+            organization=cast.org,
+            actor=operator(cast.org),
+            reason=REASON,
+            member_id=cast.outsider.id,
         )
 
     assert Member.objects.get(id=cast.outsider.id).status == "active"
@@ -615,7 +645,7 @@ def test_member_bulk_create_active_refuses_an_existing_email(cast):
     with pytest.raises(Conflict):
         services.member_bulk_create_active(
             organization=cast.org,
-            actor=SYSTEM,
+            actor=operator(cast.org),
             reason=REASON,
             people=[
                 {"email": "fresh@example.test", "role": "viewer"},
@@ -684,7 +714,7 @@ def test_responsibility_assign_creates_then_reassigns(cast):
 def test_responsibility_assign_without_a_holder(cast):
     ra = services.responsibility_assign(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         responsibility_key="hangar-2",
         title="Hangar 2 tools",
@@ -701,7 +731,7 @@ def test_responsibility_assign_refuses_an_outsider_or_inactive_holder(cast):
     with pytest.raises(NotFound):
         services.responsibility_assign(
             organization=cast.org,
-            actor=SYSTEM,
+            actor=operator(cast.org),
             reason=REASON,
             responsibility_key="toolbox-A",
             title="Toolbox A",
@@ -710,7 +740,7 @@ def test_responsibility_assign_refuses_an_outsider_or_inactive_holder(cast):
     with pytest.raises(Unprocessable, match="active member"):
         services.responsibility_assign(
             organization=cast.org,
-            actor=SYSTEM,
+            actor=operator(cast.org),
             reason=REASON,
             responsibility_key="toolbox-A",
             title="Toolbox A",
@@ -735,7 +765,9 @@ def test_responsibility_assign_names_the_invalid_field(cast, field, overrides):
     kwargs.update(overrides)
 
     with pytest.raises(ValidationFailed) as exc:
-        services.responsibility_assign(organization=cast.org, actor=SYSTEM, reason=REASON, **kwargs)
+        services.responsibility_assign(
+            organization=cast.org, actor=operator(cast.org), reason=REASON, **kwargs
+        )
 
     assert _issues(exc) == [[field]]
     assert not ResponsibilityAssignment.objects.exists()
@@ -868,7 +900,7 @@ def test_service_account_rotate_secret_refuses_foreign_and_deleted_accounts(cast
     with pytest.raises(NotFound):
         services.service_account_rotate_secret(
             organization=cast.org,
-            actor=SYSTEM,
+            actor=operator(cast.org),
             reason=REASON,
             account_id=cast.other_reader.account.id,
         )
@@ -877,11 +909,14 @@ def test_service_account_rotate_secret_refuses_foreign_and_deleted_accounts(cast
 
     issued = _account(cast)
     services.service_account_delete(
-        organization=cast.org, actor=SYSTEM, reason=REASON, account_id=issued.account.id
+        organization=cast.org, actor=operator(cast.org), reason=REASON, account_id=issued.account.id
     )
     with pytest.raises(NotFound):
         services.service_account_rotate_secret(
-            organization=cast.org, actor=SYSTEM, reason=REASON, account_id=issued.account.id
+            organization=cast.org,
+            actor=operator(cast.org),
+            reason=REASON,
+            account_id=issued.account.id,
         )
     assert [e.action for e in _since(cast.org, mark)] == [
         "service-account.created",
@@ -917,7 +952,10 @@ def test_service_account_disable_and_enable(cast):
         _token(issued)
     with pytest.raises(Unprocessable, match="already disabled"):
         services.service_account_disable(
-            organization=cast.org, actor=SYSTEM, reason=REASON, account_id=issued.account.id
+            organization=cast.org,
+            actor=operator(cast.org),
+            reason=REASON,
+            account_id=issued.account.id,
         )
     assert len(_since(cast.org, mark)) == 1
 
@@ -938,7 +976,10 @@ def test_service_account_disable_and_enable(cast):
     assert _token(issued).access_token
     with pytest.raises(Unprocessable, match="already active"):
         services.service_account_enable(
-            organization=cast.org, actor=SYSTEM, reason=REASON, account_id=issued.account.id
+            organization=cast.org,
+            actor=operator(cast.org),
+            reason=REASON,
+            account_id=issued.account.id,
         )
 
 
@@ -976,7 +1017,9 @@ def test_service_account_delete(cast):
         services.service_account_disable,
     ):
         with pytest.raises(NotFound):
-            service(organization=cast.org, actor=SYSTEM, reason=REASON, account_id=sa.id)
+            service(
+                organization=cast.org, actor=operator(cast.org), reason=REASON, account_id=sa.id
+            )
     assert ServiceAccount.objects.get(id=sa.id).status == "deleted"
     assert len(_since(cast.org, mark)) == 1
 
@@ -987,7 +1030,9 @@ def test_service_account_status_changes_refuse_another_organizations_account(cas
 
     for service in (services.service_account_disable, services.service_account_delete):
         with pytest.raises(NotFound):
-            service(organization=cast.org, actor=SYSTEM, reason=REASON, account_id=other_id)
+            service(
+                organization=cast.org, actor=operator(cast.org), reason=REASON, account_id=other_id
+            )
 
     assert ServiceAccount.objects.get(id=other_id).status == "active"
     assert _since(cast.org, mark) == []
@@ -1067,7 +1112,10 @@ def test_token_issue_refuses_an_unknown_client(cast):
 
 def test_token_issue_refuses_a_disabled_account(cast):
     services.service_account_disable(
-        organization=cast.org, actor=SYSTEM, reason=REASON, account_id=cast.reader.account.id
+        organization=cast.org,
+        actor=operator(cast.org),
+        reason=REASON,
+        account_id=cast.reader.account.id,
     )
 
     _refused(cast, cast.reader.account.id, cast.reader.secret)
@@ -1075,7 +1123,10 @@ def test_token_issue_refuses_a_disabled_account(cast):
 
 def test_token_issue_refuses_a_deleted_account(cast):
     services.service_account_delete(
-        organization=cast.org, actor=SYSTEM, reason=REASON, account_id=cast.reader.account.id
+        organization=cast.org,
+        actor=operator(cast.org),
+        reason=REASON,
+        account_id=cast.reader.account.id,
     )
 
     _refused(cast, cast.reader.account.id, cast.reader.secret)
@@ -1105,7 +1156,10 @@ def test_token_issue_refuses_an_account_of_a_suspended_organization(cast):
 def test_token_issue_refuses_the_secret_from_before_a_rotation(cast):
     old_secret = cast.reader.secret
     rotated = services.service_account_rotate_secret(
-        organization=cast.org, actor=SYSTEM, reason=REASON, account_id=cast.reader.account.id
+        organization=cast.org,
+        actor=operator(cast.org),
+        reason=REASON,
+        account_id=cast.reader.account.id,
     )
 
     _refused(cast, cast.reader.account.id, old_secret)
@@ -1126,7 +1180,11 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(cast):
     from django.db import connection, transaction
 
     services.member_change_role(
-        organization=cast.org, actor=SYSTEM, reason=REASON, member_id=cast.editor.id, role="admin"
+        organization=cast.org,
+        actor=operator(cast.org),
+        reason=REASON,
+        member_id=cast.editor.id,
+        role="admin",
     )
     first_checked, second_done = threading.Event(), threading.Event()
     outcome: dict[str, object] = {}
@@ -1138,7 +1196,7 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(cast):
             with transaction.atomic():
                 services.member_change_role(
                     organization=cast.org,
-                    actor=SYSTEM,
+                    actor=operator(cast.org),
                     reason=REASON,
                     member_id=member_id,
                     role="viewer",

@@ -31,10 +31,11 @@ def _setup() -> None:
     django.setup()
 
 
-def _actor(command: str) -> Any:
-    from registra.core.audit import Actor
+def _actor(command: str, organization: Any = None) -> Any:
+    """The operator system job (decision record 0004), bound to ``organization`` if given."""
+    from registra.organizations.policy import actor_for_system_job
 
-    return Actor.system(f"cli:{command}")
+    return actor_for_system_job("operator", organization=organization, label=f"registra {command}")
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -82,7 +83,7 @@ def cmd_service_account_create(args: argparse.Namespace) -> int:
     org = selectors.organization_get_by_slug(args.org)
     issued = services.service_account_create(
         organization=org,
-        actor=_actor("service-account create"),
+        actor=_actor("service-account create", org),
         reason=OPERATOR_REASON.format("service-account create"),
         name=args.name,
         scopes=args.scopes,

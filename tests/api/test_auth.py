@@ -16,7 +16,7 @@ from registra.core.timefmt import now
 from registra.organizations import services as org_services
 from registra.organizations.models import AccessToken, Organization, ServiceAccount
 from tests.api.conftest import Api
-from tests.cast import REASON, SYSTEM, Cast, Credentials
+from tests.cast import REASON, Cast, Credentials, operator
 
 ASSET_PATHS = [
     "/assets",
@@ -153,7 +153,7 @@ def test_assets_read_token_cannot_read_organization(api: Api, reader_token: str)
 def test_token_with_both_scopes_reads_both(api: Api, cast: Cast) -> None:
     issued = org_services.service_account_create(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         name="Both",
         scopes="assets:read organization:read",
@@ -291,7 +291,7 @@ def test_token_ttl_is_a_setting(api: Api, cast: Cast) -> None:
 def test_token_lifetime_never_outlives_the_account(api: Api, cast: Cast) -> None:
     issued = org_services.service_account_create(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         name="Short-lived",
         scopes="assets:read",
@@ -314,7 +314,10 @@ def test_rotated_secret_kills_old_token_and_old_secret(
 ) -> None:
     api.ok("/assets", reader_token)
     rotated = org_services.service_account_rotate_secret(
-        organization=cast.org, actor=SYSTEM, reason=REASON, account_id=cast.reader.account.id
+        organization=cast.org,
+        actor=operator(cast.org),
+        reason=REASON,
+        account_id=cast.reader.account.id,
     )
     _assert_dead(api, reader_token)
     assert AccessToken.objects.filter(service_account_id=cast.reader.account.id).count() == 0
@@ -333,12 +336,12 @@ def test_rotated_secret_kills_old_token_and_old_secret(
 def test_disabled_account_is_401_until_enabled(api: Api, cast: Cast, reader_token: str) -> None:
     account_id = cast.reader.account.id
     org_services.service_account_disable(
-        organization=cast.org, actor=SYSTEM, reason=REASON, account_id=account_id
+        organization=cast.org, actor=operator(cast.org), reason=REASON, account_id=account_id
     )
     _assert_dead(api, reader_token)
     assert _grant(api, account_id, cast.reader.secret).status_code == 401
     org_services.service_account_enable(
-        organization=cast.org, actor=SYSTEM, reason=REASON, account_id=account_id
+        organization=cast.org, actor=operator(cast.org), reason=REASON, account_id=account_id
     )
     # The old token stays dead; the unchanged secret gets a new one.
     _assert_dead(api, reader_token)
@@ -351,7 +354,7 @@ def test_deleted_account_is_401(api: Api, cast: Cast, creds_name: str) -> None:
     token = api.token(creds)
     api.ok(_scope_path(creds), token)
     org_services.service_account_delete(
-        organization=cast.org, actor=SYSTEM, reason=REASON, account_id=creds.account.id
+        organization=cast.org, actor=operator(cast.org), reason=REASON, account_id=creds.account.id
     )
     _assert_dead(api, token)
     assert _grant(api, creds.account.id, creds.secret).status_code == 401
@@ -364,7 +367,10 @@ def test_revoking_one_account_leaves_the_others(api: Api, cast: Cast) -> None:
         api.token(cast.other_reader),
     )
     org_services.service_account_disable(
-        organization=cast.org, actor=SYSTEM, reason=REASON, account_id=cast.reader.account.id
+        organization=cast.org,
+        actor=operator(cast.org),
+        reason=REASON,
+        account_id=cast.reader.account.id,
     )
     _assert_dead(api, reader)
     api.ok("/organization", org_reader)

@@ -42,7 +42,7 @@ from tests.api.conftest import (
     check_common,
     until_limited,
 )
-from tests.cast import REASON, SYSTEM
+from tests.cast import REASON, operator
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 pytestmark = [
@@ -104,16 +104,20 @@ def _postgres_url() -> str:
 
 def _prepare_postgres() -> ServerData:
     org = org_services.organization_create(
-        actor=SYSTEM, reason=REASON, slug="shared-counters", name="Shared counters"
+        actor=operator(), reason=REASON, slug="shared-counters", name="Shared counters"
     )
     # The server hashes with production settings, so this secret must be a PBKDF2 hash.
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.PBKDF2PasswordHasher"]):
         issued = org_services.service_account_create(
-            organization=org, actor=SYSTEM, reason=REASON, name="Counter", scopes="assets:read"
+            organization=org,
+            actor=operator(org),
+            reason=REASON,
+            name="Counter",
+            scopes="assets:read",
         )
     assets = asset_services.asset_bulk_create(
         organization=org,
-        actor=SYSTEM,
+        actor=operator(org),
         reason=REASON,
         specs=[
             {"asset_key": f"tw-{i}", "asset_kind": "calibrated-tool", "display_name": f"T{i}"}

@@ -1,9 +1,8 @@
 """Writes for organizations, members, responsibilities and service accounts. Each service runs
-in one transaction, checks its rules and records its audit event itself. Callers import this
-package; the modules split it by record type. Access tokens are issued in
-``registra.organizations.tokens``."""
+in one transaction, checks its rules and records its audit event itself. Each checks the policy
+table (``registra.organizations.policy``) first and refuses with ``forbidden``. Callers import
+this package; the modules split it by record type."""
 
-from registra.organizations.services._common import actor_for_member, actor_for_service_account
 from registra.organizations.services.members import (
     Invitation,
     member_accept_invitation,
@@ -29,8 +28,6 @@ from registra.organizations.services.service_accounts import (
 __all__ = [
     "Invitation",
     "IssuedSecret",
-    "actor_for_member",
-    "actor_for_service_account",
     "member_accept_invitation",
     "member_bulk_create_active",
     "member_change_role",

@@ -23,6 +23,7 @@ from registra.organizations.models import (
     Organization,
     ServiceAccount,
 )
+from registra.organizations.policy import Permission, require
 from registra.organizations.services._common import EMAIL_RE
 
 # --- service accounts and tokens -----------------------------------------------------------
@@ -73,7 +74,8 @@ def service_account_create(
     contact_email: str = "",
     expires_at: datetime | None = None,
 ) -> IssuedSecret:
-    """Create an API identity; returns the secret once, stores only its slow hash."""
+    """Create an API identity; returns the secret once, stores only its keyed hash."""
+    require(actor, Permission.MANAGE_ORGANIZATION, organization=organization)
     reason = validation.reason(reason)
     if contact_email:
         contact_email = validation.pattern(
@@ -132,6 +134,7 @@ def service_account_rotate_secret(
     *, organization: Organization, actor: Actor, reason: str, account_id: str
 ) -> IssuedSecret:
     """New secret; the old secret and every token issued with it stop working at once."""
+    require(actor, Permission.MANAGE_ORGANIZATION, organization=organization)
     reason = validation.reason(reason)
     sa = _get_service_account(organization, account_id)
     secret = _new_secret()
@@ -185,6 +188,7 @@ def service_account_disable(
     *, organization: Organization, actor: Actor, reason: str, account_id: str
 ) -> ServiceAccount:
     """Disable: tokens die at once and no new ones are issued until enabled again."""
+    require(actor, Permission.MANAGE_ORGANIZATION, organization=organization)
     with transaction.atomic():
         return _set_status(
             organization,
@@ -200,6 +204,7 @@ def service_account_enable(
     *, organization: Organization, actor: Actor, reason: str, account_id: str
 ) -> ServiceAccount:
     """Re-enable a disabled account (its secret is unchanged)."""
+    require(actor, Permission.MANAGE_ORGANIZATION, organization=organization)
     with transaction.atomic():
         return _set_status(
             organization,
@@ -215,6 +220,7 @@ def service_account_delete(
     *, organization: Organization, actor: Actor, reason: str, account_id: str
 ) -> ServiceAccount:
     """Delete for good. The row stays (status ``deleted``) so audit events keep their subject."""
+    require(actor, Permission.MANAGE_ORGANIZATION, organization=organization)
     with transaction.atomic():
         sa = _set_status(
             organization,
