@@ -22,7 +22,7 @@ from registra.core.errors import (
 )
 from registra.core.models import AuditEvent
 from registra.core.timefmt import api_format, now
-from registra.organizations import services, tokens
+from registra.organizations import credentials, services
 from registra.organizations.models import (
     AccessToken,
     Member,
@@ -36,6 +36,7 @@ from tests.cast import audit_since as _since
 from tests.cast import issue_paths as _issues
 
 REASON = "Requested by the quality manager"
+CLIENT_ADDRESS = "192.0.2.10"
 
 
 # --- organizations ---------------------------------------------------------------------------
@@ -855,8 +856,10 @@ def test_service_account_create_names_the_invalid_field(cast, field, overrides):
     assert _since(cast.org, mark) == []
 
 
-def _token(issued) -> tokens.IssuedToken:
-    return tokens.token_issue(client_id=issued.account.id, client_secret=issued.secret)
+def _token(issued) -> services.IssuedToken:
+    return services.token_issue(
+        client_address=CLIENT_ADDRESS, client_id=issued.account.id, client_secret=issued.secret
+    )
 
 
 def test_service_account_rotate_secret(cast):
@@ -1045,14 +1048,18 @@ def test_token_issue(cast):
     mark = _mark(cast.org)
     before = now()
 
-    token = tokens.token_issue(client_id=cast.reader.account.id, client_secret=cast.reader.secret)
+    token = services.token_issue(
+        client_address=CLIENT_ADDRESS,
+        client_id=cast.reader.account.id,
+        client_secret=cast.reader.secret,
+    )
 
     assert token.access_token.startswith("rtok_")
     assert (token.expires_in, token.scopes) == (900, ["assets:read"])
     row = AccessToken.objects.get(
         token_hash=hashlib.sha256(token.access_token.encode()).hexdigest()
     )
-    assert row.token_hash == tokens.token_hash(token.access_token)
+    assert row.token_hash == credentials.token_hash(token.access_token)
     assert not AccessToken.objects.filter(token_hash=token.access_token).exists()
     assert (row.organization_id, row.service_account_id, row.scopes) == (
         cast.org.id,
@@ -1074,6 +1081,7 @@ def test_token_issue(cast):
         "after": None,
         "scopes": ["assets:read"],
         "expiresAt": api_format(row.expires_at),
+        "clientAddress": CLIENT_ADDRESS,
     }
     assert token.access_token not in str(event.diff)
 
@@ -1091,7 +1099,9 @@ def test_token_issue_is_capped_by_the_account_expiry(cast):
 def _refused(cast, client_id, secret):
     live, mark = AccessToken.objects.count(), _mark(cast.org)
     with pytest.raises(Unauthenticated, match="invalid client credentials"):
-        tokens.token_issue(client_id=client_id, client_secret=secret)
+        services.token_issue(
+            client_address=CLIENT_ADDRESS, client_id=client_id, client_secret=secret
+        )
     assert AccessToken.objects.count() == live
     assert _since(cast.org, mark) == []
 
@@ -1145,11 +1155,13 @@ def test_token_issue_refuses_an_account_of_a_suspended_organization(cast):
 
     _refused(cast, cast.reader.account.id, cast.reader.secret)
     # The other organization is unaffected.
-    token = tokens.token_issue(
-        client_id=cast.other_reader.account.id, client_secret=cast.other_reader.secret
+    token = services.token_issue(
+        client_address=CLIENT_ADDRESS,
+        client_id=cast.other_reader.account.id,
+        client_secret=cast.other_reader.secret,
     )
     assert AccessToken.objects.get(
-        token_hash=tokens.token_hash(token.access_token)
+        token_hash=credentials.token_hash(token.access_token)
     ).organization_id == (cast.other_org.id)
 
 
@@ -1163,7 +1175,9 @@ def test_token_issue_refuses_the_secret_from_before_a_rotation(cast):
     )
 
     _refused(cast, cast.reader.account.id, old_secret)
-    assert tokens.token_issue(client_id=rotated.account.id, client_secret=rotated.secret)
+    assert services.token_issue(
+        client_address=CLIENT_ADDRESS, client_id=rotated.account.id, client_secret=rotated.secret
+    )
 
 
 @pytest.mark.skipif(

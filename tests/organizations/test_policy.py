@@ -35,7 +35,7 @@ SERVICE_PACKAGES = (org_services, asset_services)
 # Exported helpers that write nothing: the audited field views of the asset records.
 NOT_SERVICES = {"asset_fields", "custody_fields", "assessment_fields"}
 # Authenticated by a secret they are given (invitation token, client credentials), not an actor.
-CREDENTIAL_SERVICES = {"member_accept_invitation"}
+CREDENTIAL_SERVICES = {"member_accept_invitation", "token_issue"}
 
 ACTORS: dict[str, Callable[[Cast], Actor]] = {
     "admin": lambda c: actor_for_member(c.admin),

@@ -13,6 +13,7 @@ from registra.core import sql
 from registra.core.errors import NotFound
 from registra.core.timefmt import now
 from registra.organizations.choices import OrganizationStatus, ServiceAccountStatus
+from registra.organizations.credentials import token_hash
 from registra.organizations.models import (
     AccessToken,
     Member,
@@ -20,7 +21,6 @@ from registra.organizations.models import (
     ResponsibilityAssignment,
     ServiceAccount,
 )
-from registra.organizations.tokens import token_hash
 
 
 def organization_get_by_slug(slug: str) -> Organization:

@@ -24,10 +24,12 @@ from registra.organizations.services.service_accounts import (
     service_account_enable,
     service_account_rotate_secret,
 )
+from registra.organizations.services.tokens import IssuedToken, token_issue
 
 __all__ = [
     "Invitation",
     "IssuedSecret",
+    "IssuedToken",
     "member_accept_invitation",
     "member_bulk_create_active",
     "member_change_role",
@@ -41,4 +43,5 @@ __all__ = [
     "service_account_disable",
     "service_account_enable",
     "service_account_rotate_secret",
+    "token_issue",
 ]
