@@ -48,6 +48,10 @@ def _start(env_overrides: dict[str, str], tmp_path: Path) -> subprocess.Complete
             "REGISTRA_RATE_LIMIT_TOKEN_READS must be an integer",
         ),
         ({"REGISTRA_DEBUG": "maybe"}, "REGISTRA_DEBUG must be true or false"),
+        (
+            {"REGISTRA_CREDENTIAL_KEY": "short"},
+            "REGISTRA_CREDENTIAL_KEY must be at least 32 characters",
+        ),
     ],
 )
 def test_bad_settings_fail_at_start_naming_the_variable(overrides, message, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.hashers import check_password
 
 from registra.core.audit import verify_chain
 from registra.core.errors import (
@@ -23,6 +22,7 @@ from registra.core.errors import (
 from registra.core.models import AuditEvent
 from registra.core.timefmt import api_format, now
 from registra.organizations import credentials, services
+from registra.organizations.credentials import check_secret
 from registra.organizations.models import (
     AccessToken,
     Member,
@@ -785,7 +785,6 @@ def _account(cast, **kwargs):
     )
 
 
-@pytest.mark.production_hashers
 def test_service_account_create(cast):
     mark = _mark(cast.org)
     expires = now() + timedelta(days=90)
@@ -807,11 +806,11 @@ def test_service_account_create(cast):
     )
     assert sa.scopes == ["assets:read", "organization:read"]
     assert sa.expires_at == expires
-    # Only a slow hash of the secret is kept.
+    # Only a keyed hash of the secret is kept.
     assert issued.secret.startswith("rsec_")
     assert issued.secret not in sa.secret_hash
-    assert sa.secret_hash.startswith("pbkdf2_sha256$")
-    assert check_password(issued.secret, sa.secret_hash)
+    assert sa.secret_hash == credentials.secret_hash(issued.secret)
+    assert sa.secret_hash.startswith("hmac-sha256$")
     [event] = _since(cast.org, mark)
     assert (event.action, event.actor_id, event.reason, event.subject_id) == (
         "service-account.created",
@@ -878,8 +877,8 @@ def test_service_account_rotate_secret(cast):
     assert rotated.account.id == issued.account.id
     assert rotated.secret != issued.secret
     sa = ServiceAccount.objects.get(id=issued.account.id)
-    assert check_password(rotated.secret, sa.secret_hash)
-    assert not check_password(issued.secret, sa.secret_hash)
+    assert check_secret(rotated.secret, sa.secret_hash).ok
+    assert not check_secret(issued.secret, sa.secret_hash).ok
     assert sa.secret_rotated_at is not None
     assert not AccessToken.objects.filter(service_account=sa).exists()
     [event] = _since(cast.org, mark)
@@ -908,7 +907,7 @@ def test_service_account_rotate_secret_refuses_foreign_and_deleted_accounts(cast
             account_id=cast.other_reader.account.id,
         )
     other = ServiceAccount.objects.get(id=cast.other_reader.account.id)
-    assert check_password(cast.other_reader.secret, other.secret_hash)
+    assert check_secret(cast.other_reader.secret, other.secret_hash).ok
 
     issued = _account(cast)
     services.service_account_delete(
@@ -960,7 +959,10 @@ def test_service_account_disable_and_enable(cast):
             reason=REASON,
             account_id=issued.account.id,
         )
-    assert len(_since(cast.org, mark)) == 1
+    assert [e.action for e in _since(cast.org, mark)] == [
+        "service-account.disabled",
+        "token.grant-failed",
+    ]
 
     enabled = services.service_account_enable(
         organization=cast.org,
@@ -971,7 +973,7 @@ def test_service_account_disable_and_enable(cast):
 
     assert enabled.status == "active"
     assert ServiceAccount.objects.get(id=issued.account.id).status == "active"
-    event = _since(cast.org, mark)[1]
+    event = _since(cast.org, mark)[2]
     assert event.action == "service-account.enabled"
     assert (event.diff["before"]["status"], event.diff["after"]["status"]) == ("disabled", "active")
     assert event.diff["tokensRevoked"] == 0
@@ -1001,7 +1003,7 @@ def test_service_account_delete(cast):
     assert deleted.status == "deleted"
     sa = ServiceAccount.objects.get(id=issued.account.id)  # the row stays for the audit trail
     assert sa.status == "deleted"
-    assert not check_password(issued.secret, sa.secret_hash)
+    assert not check_secret(issued.secret, sa.secret_hash).ok
     assert not AccessToken.objects.filter(service_account=sa).exists()
     [event] = _since(cast.org, mark)
     assert (event.action, event.actor_id, event.reason, event.subject_id) == (
@@ -1024,7 +1026,10 @@ def test_service_account_delete(cast):
                 organization=cast.org, actor=operator(cast.org), reason=REASON, account_id=sa.id
             )
     assert ServiceAccount.objects.get(id=sa.id).status == "deleted"
-    assert len(_since(cast.org, mark)) == 1
+    assert [e.action for e in _since(cast.org, mark)] == [
+        "service-account.deleted",
+        "token.grant-failed",
+    ]
 
 
 def test_service_account_status_changes_refuse_another_organizations_account(cast):
@@ -1056,9 +1061,7 @@ def test_token_issue(cast):
 
     assert token.access_token.startswith("rtok_")
     assert (token.expires_in, token.scopes) == (900, ["assets:read"])
-    row = AccessToken.objects.get(
-        token_hash=hashlib.sha256(token.access_token.encode()).hexdigest()
-    )
+    row = AccessToken.objects.get(token_hash=credentials.token_hash(token.access_token))
     assert row.token_hash == credentials.token_hash(token.access_token)
     assert not AccessToken.objects.filter(token_hash=token.access_token).exists()
     assert (row.organization_id, row.service_account_id, row.scopes) == (
@@ -1096,22 +1099,21 @@ def test_token_issue_is_capped_by_the_account_expiry(cast):
     assert row.expires_at == ServiceAccount.objects.get(id=issued.account.id).expires_at
 
 
-def _refused(cast, client_id, secret):
+def _refused(cast, client_id, secret, failure=None):
+    """Refused with 401; a real account's organization records why (``failure``)."""
     live, mark = AccessToken.objects.count(), _mark(cast.org)
     with pytest.raises(Unauthenticated, match="invalid client credentials"):
         services.token_issue(
             client_address=CLIENT_ADDRESS, client_id=client_id, client_secret=secret
         )
     assert AccessToken.objects.count() == live
-    assert _since(cast.org, mark) == []
+    expected = [("token.grant-failed", failure)] if failure else []
+    assert [(e.action, e.diff["failure"]) for e in _since(cast.org, mark)] == expected
 
 
 def test_token_issue_refuses_a_wrong_or_missing_secret(cast):
-    _refused(cast, cast.reader.account.id, "rsec_wrong")
-    _refused(cast, cast.reader.account.id, "")
-    _refused(cast, cast.reader.account.id, None)
-    # A secret is bound to its own account.
-    _refused(cast, cast.reader.account.id, cast.org_reader.secret)
+    for secret in ("rsec_wrong", "", None, cast.org_reader.secret):  # bound to its own account
+        _refused(cast, cast.reader.account.id, secret, "wrong-secret")
     assert ServiceAccount.objects.get(id=cast.reader.account.id).last_used_at is None
 
 
@@ -1128,7 +1130,7 @@ def test_token_issue_refuses_a_disabled_account(cast):
         account_id=cast.reader.account.id,
     )
 
-    _refused(cast, cast.reader.account.id, cast.reader.secret)
+    _refused(cast, cast.reader.account.id, cast.reader.secret, "disabled")
 
 
 def test_token_issue_refuses_a_deleted_account(cast):
@@ -1139,7 +1141,7 @@ def test_token_issue_refuses_a_deleted_account(cast):
         account_id=cast.reader.account.id,
     )
 
-    _refused(cast, cast.reader.account.id, cast.reader.secret)
+    _refused(cast, cast.reader.account.id, cast.reader.secret, "deleted")
 
 
 def test_token_issue_refuses_an_expired_account(cast):
@@ -1147,13 +1149,13 @@ def test_token_issue_refuses_an_expired_account(cast):
     assert _token(issued).access_token
     ServiceAccount.objects.filter(id=issued.account.id).update(expires_at=now())
 
-    _refused(cast, issued.account.id, issued.secret)
+    _refused(cast, issued.account.id, issued.secret, "expired")
 
 
 def test_token_issue_refuses_an_account_of_a_suspended_organization(cast):
     Organization.objects.filter(id=cast.org.id).update(status="suspended")
 
-    _refused(cast, cast.reader.account.id, cast.reader.secret)
+    _refused(cast, cast.reader.account.id, cast.reader.secret, "organization-suspended")
     # The other organization is unaffected.
     token = services.token_issue(
         client_address=CLIENT_ADDRESS,
@@ -1174,7 +1176,7 @@ def test_token_issue_refuses_the_secret_from_before_a_rotation(cast):
         account_id=cast.reader.account.id,
     )
 
-    _refused(cast, cast.reader.account.id, old_secret)
+    _refused(cast, cast.reader.account.id, old_secret, "wrong-secret")
     assert services.token_issue(
         client_address=CLIENT_ADDRESS, client_id=rotated.account.id, client_secret=rotated.secret
     )

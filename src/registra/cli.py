@@ -9,6 +9,8 @@ Examples::
         --scopes "assets:read" --json
     registra serve --host 127.0.0.1 --port 8000 --workers 2
     registra audit verify --org skyline-mro
+    registra tokens purge-expired            # dry run: counts, deletes nothing
+    registra tokens purge-expired --org skyline-mro --apply
 """
 
 from __future__ import annotations
@@ -113,6 +115,24 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_tokens_purge_expired(args: argparse.Namespace) -> int:
+    from registra.organizations import selectors, services
+
+    orgs = [selectors.organization_get_by_slug(args.org)] if args.org else None
+    for org in orgs or selectors.organization_list():
+        count = services.access_token_purge_expired(
+            organization=org,
+            actor=_actor("tokens purge-expired", org),
+            reason=OPERATOR_REASON.format("tokens purge-expired"),
+            apply=args.apply,
+        )
+        done = "deleted" if args.apply else "to delete"
+        print(f"{org.slug}: {count} expired access tokens {done}")
+    if not args.apply:
+        print("dry run: nothing was deleted; add --apply to delete them")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from registra.server import serve
 
@@ -170,6 +190,16 @@ def _parser() -> argparse.ArgumentParser:
     av = aud.add_parser("verify", help="verify an organization's audit chain")
     av.add_argument("--org", required=True)
     av.set_defaults(func=cmd_audit_verify)
+
+    tok = sub.add_parser("tokens", help="API access tokens").add_subparsers(
+        dest="tokens_cmd", required=True
+    )
+    tp = tok.add_parser(
+        "purge-expired", help="delete expired access tokens (a dry run unless --apply)"
+    )
+    tp.add_argument("--org", default=None, help="one organization (default: each in turn)")
+    tp.add_argument("--apply", action="store_true", help="really delete; without it, only count")
+    tp.set_defaults(func=cmd_tokens_purge_expired)
     return p
 
 

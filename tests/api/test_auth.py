@@ -13,6 +13,7 @@ from django.test import override_settings
 
 from registra.core.models import AuditEvent
 from registra.core.timefmt import now
+from registra.organizations import credentials
 from registra.organizations import services as org_services
 from registra.organizations.models import AccessToken, Organization, ServiceAccount
 from tests.api.conftest import Api
@@ -174,7 +175,7 @@ def test_grant_stores_only_a_hash_and_records_an_audit_event(api: Api, cast: Cas
     assert response.status_code == 200
     raw = response.json()["access_token"]
     row = AccessToken.objects.get(service_account_id=cast.reader.account.id)
-    assert row.token_hash == hashlib.sha256(raw.encode()).hexdigest()
+    assert row.token_hash == credentials.token_hash(raw) != hashlib.sha256(raw.encode()).hexdigest()
     assert row.organization_id == cast.org.id
     assert row.scopes == ["assets:read"]
     assert timedelta(seconds=899) <= row.expires_at - row.created_at <= timedelta(seconds=900)

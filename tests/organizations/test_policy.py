@@ -22,6 +22,7 @@ from registra.core.errors import Forbidden
 from registra.core.timefmt import now
 from registra.organizations import policy
 from registra.organizations import services as org_services
+from registra.organizations.models import AccessToken
 from registra.organizations.policy import (
     Permission,
     actor_for_member,
@@ -103,6 +104,15 @@ def _disabled_reader(cast: Cast) -> Any:
     )
 
 
+def _expired_token(cast: Cast) -> None:
+    OS.token_issue(
+        client_id=cast.reader.account.id,
+        client_secret=cast.reader.secret,
+        client_address="192.0.2.1",
+    )
+    AccessToken.objects.filter(organization=cast.org).update(expires_at=_past(1))
+
+
 def _past(hours: int) -> Any:
     return now() - timedelta(hours=hours)
 
@@ -165,6 +175,11 @@ ROWS: dict[str, Row] = {
         M,
         lambda c, a, sa: OS.service_account_enable(**_in(c, a), account_id=sa.id),
         _disabled_reader,
+    ),
+    "access_token_purge_expired": Row(
+        M,
+        lambda c, a, _: OS.access_token_purge_expired(**_in(c, a), apply=True),
+        _expired_token,
     ),
     "service_account_delete": Row(
         M, lambda c, a, _: OS.service_account_delete(**_in(c, a), account_id=c.reader.account.id)

@@ -30,6 +30,11 @@ def organization_get_by_slug(slug: str) -> Organization:
     return org
 
 
+def organization_list() -> list[Organization]:
+    """Every organization, by slug: for operator commands that visit each one in turn."""
+    return list(Organization.objects.order_by("slug"))
+
+
 def organization_get(organization_id: str) -> Organization:
     org = Organization.objects.filter(id=organization_id).first()
     if org is None:

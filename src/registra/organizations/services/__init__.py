@@ -24,12 +24,17 @@ from registra.organizations.services.service_accounts import (
     service_account_enable,
     service_account_rotate_secret,
 )
-from registra.organizations.services.tokens import IssuedToken, token_issue
+from registra.organizations.services.tokens import (
+    IssuedToken,
+    access_token_purge_expired,
+    token_issue,
+)
 
 __all__ = [
     "Invitation",
     "IssuedSecret",
     "IssuedToken",
+    "access_token_purge_expired",
     "member_accept_invitation",
     "member_bulk_create_active",
     "member_change_role",

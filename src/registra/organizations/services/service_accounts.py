@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from registra.core import audit, validation
 from registra.core.audit import Actor
 from registra.core.errors import NotFound, Unprocessable, field_error
 from registra.core.timefmt import now
+from registra.organizations import credentials
 from registra.organizations.choices import (
     ALL_SCOPES,
     ServiceAccountStatus,
@@ -91,7 +91,7 @@ def service_account_create(
         name=validation.text("name", name, min_len=1, max_len=200),
         contact_email=contact_email,
         scopes=_scopes(scopes),
-        secret_hash=make_password(secret),
+        secret_hash=credentials.secret_hash(secret),
         expires_at=expires_at,
         created_at=at,
         updated_at=at,
@@ -138,7 +138,7 @@ def service_account_rotate_secret(
     reason = validation.reason(reason)
     sa = _get_service_account(organization, account_id)
     secret = _new_secret()
-    sa.secret_hash = make_password(secret)
+    sa.secret_hash = credentials.secret_hash(secret)
     sa.secret_rotated_at = sa.updated_at = now()
     sa.save(update_fields=["secret_hash", "secret_rotated_at", "updated_at"])
     revoked = _revoke_tokens(sa)
@@ -230,6 +230,6 @@ def service_account_delete(
             ServiceAccountStatus.DELETED,
             "service-account.deleted",
         )
-        sa.secret_hash = make_password(None)
+        sa.secret_hash = credentials.UNUSABLE_SECRET
         sa.save(update_fields=["secret_hash"])
         return sa
