@@ -16,21 +16,28 @@ from django.test import override_settings
 
 from registra.core.errors import Forbidden, Unauthenticated
 from registra.core.models import AuditEvent
-from registra.core.timefmt import now
+from registra.core.timefmt import api_format, now
 from registra.organizations import credentials, services
 from registra.organizations.models import AccessToken, Organization, ServiceAccount
 from registra.organizations.policy import actor_for_member
 from tests.cast import Cast, audit_mark, audit_since, operator
 
-ADDRESS = "198.51.100.7"
+CLIENT_ADDRESS = "198.51.100.7"
 REASON = "Nightly housekeeping of credentials"
+
+
+def _account(cast, **kwargs):
+    spec = {"name": "CMMS nightly", "scopes": "assets:read", **kwargs}
+    return services.service_account_create(
+        organization=cast.org, actor=cast.actor(cast.admin), reason=REASON, **spec
+    )
 
 
 def _grant(creds, secret: str | None = None) -> services.IssuedToken:
     return services.token_issue(
         client_id=creds.account.id,
         client_secret=creds.secret if secret is None else secret,
-        client_address=ADDRESS,
+        client_address=CLIENT_ADDRESS,
     )
 
 
@@ -139,6 +146,7 @@ def _suspend(cast: Cast) -> None:
         (_expire, None, "expired"),
         (_suspend, None, "organization-suspended"),
     ],
+    ids=["wrong-secret", "disabled", "deleted", "expired", "organization-suspended"],
 )
 def test_a_failed_grant_is_an_audit_event_of_the_accounts_organization(
     cast, make_it_fail, secret, failure
@@ -161,7 +169,7 @@ def test_a_failed_grant_is_an_audit_event_of_the_accounts_organization(
         "before": None,
         "after": None,
         "failure": failure,
-        "clientAddress": ADDRESS,
+        "clientAddress": CLIENT_ADDRESS,
     }
     assert not AccessToken.objects.filter(service_account_id=cast.reader.account.id).exists()
     assert audit_mark(cast.other_org) == other_mark
@@ -183,12 +191,15 @@ def test_an_unknown_client_id_is_logged_and_audits_nothing(cast, caplog):
 
     with caplog.at_level(logging.WARNING), pytest.raises(Unauthenticated):
         services.token_issue(
-            client_id="svc_01HZZZZZZZZZZZZZZZZZZZZZZZ", client_secret="x", client_address=ADDRESS
+            client_id="svc_01HZZZZZZZZZZZZZZZZZZZZZZZ",
+            client_secret="x",
+            client_address=CLIENT_ADDRESS,
         )
 
     assert AuditEvent.objects.count() == count
+    unknown = "'svc_01HZZZZZZZZZZZZZZZZZZZZZZZ'"
     assert [r.getMessage() for r in caplog.records] == [
-        f"token grant refused: unknown client id 'svc_01HZZZZZZZZZZZZZZZZZZZZZZZ' from {ADDRESS}"
+        f"token grant refused: unknown client id {unknown} from {CLIENT_ADDRESS}"
     ]
 
 
@@ -252,3 +263,139 @@ def test_purge_expired_is_refused_to_an_editor(cast):
         _purge(cast, actor=actor_for_member(cast.editor), apply=True)
 
     assert AccessToken.objects.count() == 3
+
+
+# --- the grant ------------------------------------------------------------------------------
+
+
+def test_token_issue(cast):
+    mark = audit_mark(cast.org)
+    before = now()
+
+    token = services.token_issue(
+        client_address=CLIENT_ADDRESS,
+        client_id=cast.reader.account.id,
+        client_secret=cast.reader.secret,
+    )
+
+    assert token.access_token.startswith("rtok_")
+    assert (token.expires_in, token.scopes) == (900, ["assets:read"])
+    row = AccessToken.objects.get(token_hash=credentials.token_hash(token.access_token))
+    assert row.token_hash == credentials.token_hash(token.access_token)
+    assert not AccessToken.objects.filter(token_hash=token.access_token).exists()
+    assert (row.organization_id, row.service_account_id, row.scopes) == (
+        cast.org.id,
+        cast.reader.account.id,
+        ["assets:read"],
+    )
+    assert row.expires_at - row.created_at == timedelta(seconds=900)
+    assert ServiceAccount.objects.get(id=cast.reader.account.id).last_used_at >= before
+    [event] = audit_since(cast.org, mark)
+    assert (event.action, event.actor_type, event.actor_id, event.reason) == (
+        "token.issued",
+        "service-account",
+        cast.reader.account.id,
+        "Client credentials grant",
+    )
+    assert (event.subject_type, event.subject_id) == ("access-token", row.id)
+    assert event.diff == {
+        "before": None,
+        "after": None,
+        "scopes": ["assets:read"],
+        "expiresAt": api_format(row.expires_at),
+        "clientAddress": CLIENT_ADDRESS,
+    }
+    assert token.access_token not in str(event.diff)
+
+
+def test_token_issue_is_capped_by_the_account_expiry(cast):
+    issued = _account(cast, expires_at=now() + timedelta(seconds=120))
+
+    token = _grant(issued)
+
+    assert 0 < token.expires_in <= 120
+    row = AccessToken.objects.get(service_account_id=issued.account.id)
+    assert row.expires_at == ServiceAccount.objects.get(id=issued.account.id).expires_at
+
+
+def _refused(cast, client_id, secret, failure=None):
+    """Refused with 401; a real account's organization records why (``failure``)."""
+    live, mark = AccessToken.objects.count(), audit_mark(cast.org)
+    with pytest.raises(Unauthenticated, match="invalid client credentials"):
+        services.token_issue(
+            client_address=CLIENT_ADDRESS, client_id=client_id, client_secret=secret
+        )
+    assert AccessToken.objects.count() == live
+    expected = [("token.grant-failed", failure)] if failure else []
+    assert [(e.action, e.diff["failure"]) for e in audit_since(cast.org, mark)] == expected
+
+
+def test_token_issue_refuses_a_wrong_or_missing_secret(cast):
+    for secret in ("rsec_wrong", "", None, cast.org_reader.secret):  # bound to its own account
+        _refused(cast, cast.reader.account.id, secret, "wrong-secret")
+    assert ServiceAccount.objects.get(id=cast.reader.account.id).last_used_at is None
+
+
+def test_token_issue_refuses_an_unknown_client(cast):
+    _refused(cast, "svc_01HZZZZZZZZZZZZZZZZZZZZZZZ", cast.reader.secret)
+    _refused(cast, "", cast.reader.secret)
+
+
+def test_token_issue_refuses_a_disabled_account(cast):
+    services.service_account_disable(
+        organization=cast.org,
+        actor=operator(cast.org),
+        reason=REASON,
+        account_id=cast.reader.account.id,
+    )
+
+    _refused(cast, cast.reader.account.id, cast.reader.secret, "disabled")
+
+
+def test_token_issue_refuses_a_deleted_account(cast):
+    services.service_account_delete(
+        organization=cast.org,
+        actor=operator(cast.org),
+        reason=REASON,
+        account_id=cast.reader.account.id,
+    )
+
+    _refused(cast, cast.reader.account.id, cast.reader.secret, "deleted")
+
+
+def test_token_issue_refuses_an_expired_account(cast):
+    issued = _account(cast, expires_at=now() + timedelta(hours=1))
+    assert _grant(issued).access_token
+    ServiceAccount.objects.filter(id=issued.account.id).update(expires_at=now())
+
+    _refused(cast, issued.account.id, issued.secret, "expired")
+
+
+def test_token_issue_refuses_an_account_of_a_suspended_organization(cast):
+    Organization.objects.filter(id=cast.org.id).update(status="suspended")
+
+    _refused(cast, cast.reader.account.id, cast.reader.secret, "organization-suspended")
+    # The other organization is unaffected.
+    token = services.token_issue(
+        client_address=CLIENT_ADDRESS,
+        client_id=cast.other_reader.account.id,
+        client_secret=cast.other_reader.secret,
+    )
+    assert AccessToken.objects.get(
+        token_hash=credentials.token_hash(token.access_token)
+    ).organization_id == (cast.other_org.id)
+
+
+def test_token_issue_refuses_the_secret_from_before_a_rotation(cast):
+    old_secret = cast.reader.secret
+    rotated = services.service_account_rotate_secret(
+        organization=cast.org,
+        actor=operator(cast.org),
+        reason=REASON,
+        account_id=cast.reader.account.id,
+    )
+
+    _refused(cast, cast.reader.account.id, old_secret, "wrong-secret")
+    assert services.token_issue(
+        client_address=CLIENT_ADDRESS, client_id=rotated.account.id, client_secret=rotated.secret
+    )
