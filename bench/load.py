@@ -36,16 +36,19 @@ def _setup() -> None:
 
 def _organization(slug: str) -> tuple[Any, list[str], list[str]]:
     """The organization with its crew and responsibilities (created on first use)."""
-    from registra.core.audit import Actor
     from registra.organizations import services
     from registra.organizations.models import Organization
+    from registra.organizations.policy import actor_for_system_job
 
-    actor = Actor.system("bench:load")
     org = Organization.objects.filter(slug=slug).first()  # a script, not app code
     if org is None:
         org = services.organization_create(
-            actor=actor, reason=REASON, slug=slug, name="Benchmark MRO"
+            actor=actor_for_system_job("operator", label="bench load"),
+            reason=REASON,
+            slug=slug,
+            name="Benchmark MRO",
         )
+        actor = actor_for_system_job("operator", organization=org, label="bench load")
         services.member_bulk_create_active(
             organization=org,
             actor=actor,
@@ -157,14 +160,14 @@ def _assessments(rng: random.Random, assets: list[Any], responsibilities: list[s
 def load(*, org_slug: str, assets: int, seed: int, batch: int = 5000) -> None:
     from registra.assets import services
     from registra.assets.models import Asset
-    from registra.core.audit import Actor
+    from registra.organizations.policy import actor_for_system_job
 
     org, members, responsibilities = _organization(org_slug)
     have = Asset.objects.filter(organization=org).count()
     if have:
         print(f"organization {org_slug} already has {have} assets; not loading", flush=True)
         return
-    actor = Actor.system("bench:load")
+    actor = actor_for_system_job("operator", organization=org, label="bench load")
     rng = random.Random(seed)
     clock = [START]
     started = time.monotonic()

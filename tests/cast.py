@@ -1,6 +1,7 @@
 """The fixed test cast: two organizations with overlapping asset keys, one member of each role,
-an outsider (a member of the other organization), and service accounts with and without
-``assets:read``. Tests run on SQLite by default and on PostgreSQL when DATABASE_URL says so."""
+a revoked and a pending member, an outsider (the other organization's admin), and service
+accounts with and without ``assets:read``. Setup runs as the operator system job.
+Tests run on SQLite by default and on PostgreSQL when DATABASE_URL says so."""
 
 from __future__ import annotations
 
@@ -18,9 +19,18 @@ from registra.core.models import AuditChainHead, AuditEvent
 from registra.core.timefmt import now
 from registra.organizations import services as org_services
 from registra.organizations.models import Member, Organization, ServiceAccount
+from registra.organizations.policy import actor_for_member, actor_for_system_job
 
+# An audit actor bound to no organization, for tests of ``audit.record`` itself: every service
+# refuses it.
 SYSTEM = Actor.system("tests")
+OPERATOR_ID = "system:operator"
 REASON = "Test fixture setup for the cast"
+
+
+def operator(org: Organization | None = None) -> Actor:
+    """The operator system job (what the command line runs as), bound to ``org``."""
+    return actor_for_system_job("operator", organization=org, label="tests")
 
 
 @dataclass
@@ -38,13 +48,15 @@ class Cast:
     auditor: Member
     viewer: Member
     technician: Member
-    outsider: Member
+    revoked: Member  # was a viewer
+    pending: Member  # invited as an editor, not yet joined
+    outsider: Member  # the other organization's admin
     reader: Credentials  # assets:read in org
     org_reader: Credentials  # organization:read only, in org
     other_reader: Credentials  # assets:read in other_org
 
     def actor(self, member: Member) -> Actor:
-        return org_services.actor_for_member(member)
+        return actor_for_member(member)
 
 
 def _people(org: Organization, prefix: str) -> list[Member]:
@@ -57,7 +69,7 @@ def _people(org: Organization, prefix: str) -> list[Member]:
     ]
     return org_services.member_bulk_create_active(
         organization=org,
-        actor=SYSTEM,
+        actor=operator(org),
         reason=REASON,
         people=[
             {
@@ -73,15 +85,38 @@ def _people(org: Organization, prefix: str) -> list[Member]:
 
 def _creds(org: Organization, name: str, scopes: str) -> Credentials:
     issued = org_services.service_account_create(
-        organization=org, actor=SYSTEM, reason=REASON, name=name, scopes=scopes
+        organization=org, actor=operator(org), reason=REASON, name=name, scopes=scopes
     )
     return Credentials(issued.account, issued.secret)
+
+
+def _revoked(org: Organization) -> Member:
+    (former,) = org_services.member_bulk_create_active(
+        organization=org,
+        actor=operator(org),
+        reason=REASON,
+        people=[{"email": "sky.rex@example.test", "fullName": "Rex Revoked", "role": "viewer"}],
+    )
+    return org_services.member_revoke(
+        organization=org, actor=operator(org), reason=REASON, member_id=former.id
+    )
+
+
+def _pending(org: Organization) -> Member:
+    return org_services.member_invite(
+        organization=org,
+        actor=operator(org),
+        reason=REASON,
+        email="sky.penny@example.test",
+        role="editor",
+        full_name="Penny Pending",
+    ).member
 
 
 def build_cast() -> Cast:
     """Create the cast in the current test database."""
     org = org_services.organization_create(
-        actor=SYSTEM,
+        actor=operator(),
         reason=REASON,
         slug="skyline-mro",
         name="Skyline MRO",
@@ -89,10 +124,11 @@ def build_cast() -> Cast:
         readiness_requirements={"calibrated-tool": ["calibration"]},
     )
     other = org_services.organization_create(
-        actor=SYSTEM, reason=REASON, slug="harbor-aero", name="Harbor Aero"
+        actor=operator(), reason=REASON, slug="harbor-aero", name="Harbor Aero"
     )
     admin, editor, auditor, viewer, technician = _people(org, "sky")
     outsider = _people(other, "harbor")[0]
+    revoked, pending = _revoked(org), _pending(org)
     return Cast(
         org=org,
         other_org=other,
@@ -101,6 +137,8 @@ def build_cast() -> Cast:
         auditor=auditor,
         viewer=viewer,
         technician=technician,
+        revoked=revoked,
+        pending=pending,
         outsider=outsider,
         reader=_creds(org, "Drift check", "assets:read"),
         org_reader=_creds(org, "Org lookup", "organization:read"),
@@ -117,7 +155,7 @@ def make_asset(org: Organization, key: str, **overrides: Any) -> Asset:
         "status": "active",
     }
     spec.update(overrides)
-    return asset_services.asset_create(organization=org, actor=SYSTEM, reason=REASON, **spec)
+    return asset_services.asset_create(organization=org, actor=operator(org), reason=REASON, **spec)
 
 
 def calibrate(
@@ -126,7 +164,7 @@ def calibrate(
     """A completed calibration performed yesterday, valid for ``days_valid`` days."""
     r = asset_services.readiness_schedule(
         organization=org,
-        actor=SYSTEM,
+        actor=operator(org),
         reason=REASON,
         asset_id=asset.id,
         assessment_kind="calibration",
@@ -134,7 +172,7 @@ def calibrate(
     performed = now() - timedelta(days=1)
     return asset_services.readiness_complete(
         organization=org,
-        actor=SYSTEM,
+        actor=operator(org),
         reason=REASON,
         assessment_id=r.id,
         readiness_state=state,

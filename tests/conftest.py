@@ -36,14 +36,10 @@ def _clear_cache() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashes(request: pytest.FixtureRequest) -> Iterator[None]:
-    # Secrets and passwords are PBKDF2 hashes in production (about 0.3 s each); a fast hasher
-    # first keeps that out of every test's cast. PBKDF2 stays listed, so existing hashes and the
-    # token endpoint's dummy comparison work as in production. Tests marked
-    # ``production_hashers`` run with the production setting.
-    if request.node.get_closest_marker("production_hashers"):
-        yield
-        return
+def _fast_password_hashes() -> Iterator[None]:
+    # Member passwords are PBKDF2 hashes in production (about 0.3 s each); a fast hasher first
+    # keeps that out of every test's cast. PBKDF2 stays listed, so legacy client-secret hashes
+    # (PBKDF2 before decision 0004) verify as in production.
     hashers = [
         "django.contrib.auth.hashers.MD5PasswordHasher",
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",

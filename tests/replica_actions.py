@@ -15,17 +15,17 @@ def setup() -> dict[str, Any]:
     from django.core.management import call_command
 
     from registra.organizations import services as org_services
-    from tests.cast import REASON, SYSTEM, make_asset
+    from tests.cast import REASON, make_asset, operator
 
     call_command("migrate", interactive=False, verbosity=0)
     org = org_services.organization_create(
-        actor=SYSTEM, reason=REASON, slug="replica-test", name="Replica test"
+        actor=operator(), reason=REASON, slug="replica-test", name="Replica test"
     )
     accounts = {}
     for name in ("reader", "doomed"):
         issued = org_services.service_account_create(
             organization=org,
-            actor=SYSTEM,
+            actor=operator(org),
             reason=REASON,
             name=name,
             scopes="assets:read organization:read",
@@ -39,12 +39,12 @@ def after_pause(org_id: str, account_id: str) -> dict[str, Any]:
     """A new asset, and the service account ``account_id`` disabled."""
     from registra.organizations import selectors
     from registra.organizations import services as org_services
-    from tests.cast import REASON, SYSTEM, make_asset
+    from tests.cast import REASON, make_asset, operator
 
     org = selectors.organization_get(org_id)
     asset = make_asset(org, "after-pause")
     org_services.service_account_disable(
-        organization=org, actor=SYSTEM, reason=REASON, account_id=account_id
+        organization=org, actor=operator(org), reason=REASON, account_id=account_id
     )
     return {"asset": asset.id}
 

@@ -14,7 +14,7 @@ import pytest
 
 from registra.asgi import application
 from registra.assets.models import Asset
-from registra.organizations.tokens import token_issue
+from registra.organizations.services import token_issue
 from tests.cast import Cast, make_asset
 
 Response = tuple[int, dict[str, str], bytes]
@@ -79,7 +79,9 @@ def _request_threads() -> int:
 
 def _token(cast: Cast) -> dict[str, str]:
     creds = cast.reader
-    token = token_issue(client_id=creds.account.id, client_secret=creds.secret).access_token
+    token = token_issue(
+        client_id=creds.account.id, client_secret=creds.secret, client_address="127.0.0.1"
+    ).access_token
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -20,8 +20,8 @@ from registra.core.errors import Conflict, NotFound, Unprocessable, ValidationFa
 from registra.core.ids import new_id
 from registra.core.models import AuditChainHead
 from registra.core.timefmt import api_format, now
-from tests.cast import SYSTEM, make_asset
 from tests.cast import audit_since as _since
+from tests.cast import make_asset, operator
 
 REASON = "Retirement campaign for worn tooling"
 
@@ -126,7 +126,7 @@ def test_the_database_still_enforces_its_constraints(cast):
 def _hold(cast, asset, member, started_at):
     return services.custody_bulk_record(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         records=[
             {
@@ -141,7 +141,7 @@ def _hold(cast, asset, member, started_at):
 
 def _retire(cast, *items):
     return services.asset_bulk_decommission(
-        organization=cast.org, actor=SYSTEM, reason=REASON, decommissions=list(items)
+        organization=cast.org, actor=operator(cast.org), reason=REASON, decommissions=list(items)
     )
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 import orjson
 import pytest
-from django.contrib.auth.hashers import check_password
 
 from registra.cli import main
 from registra.core.models import AuditEvent
-from registra.organizations.models import Organization, ServiceAccount
+from registra.core.timefmt import now
+from registra.organizations.credentials import check_secret
+from registra.organizations.models import AccessToken, Organization, ServiceAccount
 
 pytestmark = pytest.mark.django_db
 
@@ -23,10 +25,11 @@ def test_org_create_writes_org_and_audit(capsys: pytest.CaptureFixture[str]) -> 
     assert org.name == "Skyline MRO" and org.status == "active"
     assert f"created organization skyline-mro ({org.id})" in capsys.readouterr().out
     event = AuditEvent.objects.get(organization_id=org.id)
-    assert (event.action, event.actor_type, event.actor_id) == (
+    assert (event.action, event.actor_type, event.actor_id, event.actor_label) == (
         "organization.created",
         "system",
-        "system:cli:org create",
+        "system:operator",
+        "registra org create",
     )
 
 
@@ -50,7 +53,7 @@ def test_service_account_create_json_prints_working_secret(
     assert set(out) == {"clientId", "clientSecret"}
     account = ServiceAccount.objects.get(id=out["clientId"])
     assert account.scopes == ["assets:read", "organization:read"]
-    assert check_password(out["clientSecret"], account.secret_hash)
+    assert check_secret(out["clientSecret"], account.secret_hash).ok
     assert out["clientSecret"] not in account.secret_hash
 
 
@@ -84,6 +87,45 @@ def test_audit_verify_intact_then_broken(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["audit", "verify", "--org", "acme"]) == 1
     err = capsys.readouterr().err
     assert "BROKEN" in err and second.id in err and "edited" in err
+
+
+def _expired_tokens(slug: str) -> None:
+    """An organization with one expired access token."""
+    main(["org", "create", "--slug", slug, "--name", slug.title()])
+    main(["service-account", "create", "--org", slug, "--name", "A", "--scopes", "assets:read"])
+    account = ServiceAccount.objects.get(organization__slug=slug)
+    AccessToken.objects.create(
+        organization_id=account.organization_id,
+        service_account=account,
+        token_hash=f"expired-{slug}",
+        created_at=now() - timedelta(hours=1),
+        expires_at=now() - timedelta(minutes=45),
+    )
+
+
+def test_tokens_purge_expired_counts_then_deletes_with_apply(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _expired_tokens("acme")
+    _expired_tokens("zenith")
+    capsys.readouterr()
+
+    assert main(["tokens", "purge-expired"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "acme: 1 expired access tokens to delete",
+        "zenith: 1 expired access tokens to delete",
+        "dry run: nothing was deleted; add --apply to delete them",
+    ]
+    assert AccessToken.objects.count() == 2
+
+    assert main(["tokens", "purge-expired", "--org", "zenith", "--apply"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["zenith: 1 expired access tokens deleted"]
+    assert list(AccessToken.objects.values_list("token_hash", flat=True)) == ["expired-acme"]
+    event = AuditEvent.objects.get(action="access-token.expired-purged")
+    assert (event.actor_id, event.actor_label) == (
+        "system:operator",
+        "registra tokens purge-expired",
+    )
 
 
 def test_bad_flag_values_exit_with_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,7 +17,7 @@ from registra.core.audit import verify_chain
 from registra.core.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from registra.core.timefmt import api_format, now
 from registra.organizations import services as org_services
-from tests.cast import SYSTEM, calibrate, make_asset
+from tests.cast import OPERATOR_ID, calibrate, make_asset, operator
 from tests.cast import audit_mark as _mark
 from tests.cast import audit_since as _since
 from tests.cast import issue_paths as _issues
@@ -35,7 +35,7 @@ def _ready_tool(cast, key="TW-001"):
 def _assign(cast, asset, member, **kwargs):
     return services.custody_assign(
         organization=cast.org,
-        actor=kwargs.pop("actor", SYSTEM),
+        actor=kwargs.pop("actor", None) or operator(cast.org),
         reason=REASON,
         asset_id=asset.id,
         member_id=member.id,
@@ -46,7 +46,7 @@ def _assign(cast, asset, member, **kwargs):
 def _hand_off(cast, asset, member, **kwargs):
     return services.custody_hand_off(
         organization=cast.org,
-        actor=kwargs.pop("actor", SYSTEM),
+        actor=kwargs.pop("actor", None) or operator(cast.org),
         reason=REASON,
         asset_id=asset.id,
         to_member_id=member.id,
@@ -183,7 +183,7 @@ def test_custody_assign_names_the_invalid_field(cast, field, kwargs):
     with pytest.raises(ValidationFailed) as exc:
         services.custody_assign(
             organization=cast.org,
-            actor=SYSTEM,
+            actor=operator(cast.org),
             reason=reason,
             asset_id=asset.id,
             member_id=cast.technician.id,
@@ -224,11 +224,18 @@ def test_custody_assign_refuses_a_holder_from_another_organization(cast):
 def test_custody_assign_refuses_a_member_who_is_not_active(cast, status):
     asset = _ready_tool(cast)
     invitation = org_services.member_invite(
-        organization=cast.org, actor=SYSTEM, reason=REASON, email="temp@example.test", role="editor"
+        organization=cast.org,
+        actor=operator(cast.org),
+        reason=REASON,
+        email="temp@example.test",
+        role="editor",
     )
     if status == "revoked":
         org_services.member_revoke(
-            organization=cast.org, actor=SYSTEM, reason=REASON, member_id=invitation.member.id
+            organization=cast.org,
+            actor=operator(cast.org),
+            reason=REASON,
+            member_id=invitation.member.id,
         )
     mark = _mark(cast.org)
 
@@ -254,7 +261,7 @@ def test_custody_assign_refuses_a_decommissioned_asset(cast):
     asset = _ready_tool(cast)
     services.asset_decommission(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         asset_id=asset.id,
         disposal_authorization="DA-1",
@@ -276,7 +283,7 @@ def _assessed(cast, asset, state="ready", *, performed_days_ago=10, valid_days=1
     performed = now() - timedelta(days=performed_days_ago)
     return services.readiness_bulk_record(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         records=[
             {
@@ -494,7 +501,7 @@ def test_custody_hand_off_refuses_an_outsider_or_revoked_member(cast):
     asset = _ready_tool(cast)
     current = _assign(cast, asset, cast.technician)
     org_services.member_revoke(
-        organization=cast.org, actor=SYSTEM, reason=REASON, member_id=cast.viewer.id
+        organization=cast.org, actor=operator(cast.org), reason=REASON, member_id=cast.viewer.id
     )
     mark = _mark(cast.org)
 
@@ -515,7 +522,7 @@ def test_custody_hand_off_of_a_not_ready_asset_needs_an_override(cast):
     # vehicle, but handing it on now needs an override.
     org_services.organization_set_readiness_requirements(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         requirements={"calibrated-tool": ["calibration"], "vehicle": ["inspection"]},
     )
@@ -559,7 +566,7 @@ def test_custody_hand_off_refuses_decommissioned_and_foreign_assets(cast):
     asset = _ready_tool(cast)
     services.asset_decommission(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         asset_id=asset.id,
         disposal_authorization="DA-1",
@@ -582,7 +589,7 @@ def test_custody_hand_off_refuses_decommissioned_and_foreign_assets(cast):
 def _end(cast, c, **kwargs):
     return services.custody_end(
         organization=cast.org,
-        actor=kwargs.pop("actor", SYSTEM),
+        actor=kwargs.pop("actor", None) or operator(cast.org),
         reason="Returned to the tool crib",
         assignment_id=c.id,
         **kwargs,
@@ -673,7 +680,7 @@ def test_custody_end_refuses_another_organizations_assignment(cast):
     theirs_asset = make_asset(cast.other_org, "TW-001", asset_kind="vehicle")
     theirs = services.custody_assign(
         organization=cast.other_org,
-        actor=SYSTEM,
+        actor=operator(cast.other_org),
         reason=REASON,
         asset_id=theirs_asset.id,
         member_id=cast.outsider.id,
@@ -788,7 +795,7 @@ def test_custody_bulk_record_writes_one_event_per_record(cast):
     mark = _mark(cast.org)
 
     rows = services.custody_bulk_record(
-        organization=cast.org, actor=SYSTEM, reason=REASON, records=records
+        organization=cast.org, actor=operator(cast.org), reason=REASON, records=records
     )
 
     assert [r.assignment_key for r in rows] == ["CMMS-1", "CMMS-2", "CMMS-3", "CMMS-4"]
@@ -809,7 +816,7 @@ def test_custody_bulk_record_writes_one_event_per_record(cast):
     events = _since(cast.org, mark)
     assert [e.subject_id for e in events] == [r.id for r in rows]
     assert {(e.action, e.actor_id, e.reason) for e in events} == {
-        ("custody.recorded", SYSTEM.id, REASON)
+        ("custody.recorded", OPERATOR_ID, REASON)
     }
     assert [e.diff["after"]["assignmentKey"] for e in events] == [r.assignment_key for r in rows]
     assert events[0].diff["after"]["endedAt"] == api_format(records[0]["ended_at"])
@@ -820,7 +827,7 @@ def _bulk_refused(cast, records, error, asset):
     mark = _mark(cast.org)
     with pytest.raises(error) as exc:
         services.custody_bulk_record(
-            organization=cast.org, actor=SYSTEM, reason=REASON, records=records
+            organization=cast.org, actor=operator(cast.org), reason=REASON, records=records
         )
     assert not CustodyAssignment.objects.filter(asset=asset).exclude(assignment_key="PRE").exists()
     assert _since(cast.org, mark) == []
@@ -899,7 +906,7 @@ def test_custody_bulk_record_on_a_decommissioned_asset_takes_history_only(cast):
     asset = make_asset(cast.org, "TW-001")
     services.asset_decommission(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         asset_id=asset.id,
         disposal_authorization="DA-1",
@@ -917,7 +924,7 @@ def test_custody_bulk_record_on_a_decommissioned_asset_takes_history_only(cast):
 
     history = services.custody_bulk_record(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         records=[{**active, "ended_at": started + timedelta(days=1)}],
     )
@@ -927,7 +934,7 @@ def test_custody_bulk_record_on_a_decommissioned_asset_takes_history_only(cast):
 def test_custody_bulk_record_refuses_active_custody_for_an_inactive_member(cast):
     asset = make_asset(cast.org, "TW-001")
     org_services.member_revoke(
-        organization=cast.org, actor=SYSTEM, reason=REASON, member_id=cast.viewer.id
+        organization=cast.org, actor=operator(cast.org), reason=REASON, member_id=cast.viewer.id
     )
     started = now() - timedelta(days=30)
     record = {
@@ -942,7 +949,7 @@ def test_custody_bulk_record_refuses_active_custody_for_an_inactive_member(cast)
     # What a former member held in the past is still history worth recording.
     [row] = services.custody_bulk_record(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         records=[{**record, "ended_at": started + timedelta(days=3)}],
     )

@@ -90,6 +90,10 @@ def _start(
             {"DATABASE_URL": f"{PG}/primary", "REGISTRA_DB_POOL_TIMEOUT": "0"},
             "REGISTRA_DB_POOL_TIMEOUT must be at least 1",
         ),
+        (
+            {"REGISTRA_CREDENTIAL_KEY": "short"},
+            "REGISTRA_CREDENTIAL_KEY must be at least 32 characters",
+        ),
     ],
 )
 def test_bad_settings_fail_at_start_naming_the_variable(overrides, message, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ from registra.core.audit import verify_chain
 from registra.core.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from registra.core.timefmt import api_format, now
 from registra.organizations import services as org_services
-from tests.cast import SYSTEM, calibrate, make_asset
+from tests.cast import OPERATOR_ID, calibrate, make_asset, operator
 from tests.cast import audit_mark as _mark
 from tests.cast import audit_since as _since
 from tests.cast import issue_paths as _issues
@@ -185,7 +185,7 @@ def _record(cast, asset, *rows):
     """Completed assessments with explicit dates: (key, state, performed_at, valid_until)."""
     return services.readiness_bulk_record(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         records=[
             {
@@ -233,7 +233,7 @@ def test_asset_readiness_follows_the_organizations_requirements(cast):
 
     org_services.organization_set_readiness_requirements(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         requirements={"calibrated-tool": ["calibration", "inspection"]},
     )
@@ -251,7 +251,7 @@ def test_a_decommissioned_asset_is_not_ready(cast):
     calibrate(cast.org, asset)
     services.asset_decommission(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         asset_id=asset.id,
         disposal_authorization="DA-7",
@@ -269,7 +269,7 @@ def test_a_decommissioned_asset_is_not_ready(cast):
 def _schedule(cast, asset, **kwargs):
     return services.readiness_schedule(
         organization=cast.org,
-        actor=kwargs.pop("actor", SYSTEM),
+        actor=kwargs.pop("actor", None) or operator(cast.org),
         reason=REASON,
         asset_id=asset.id,
         assessment_kind=kwargs.pop("assessment_kind", "calibration"),
@@ -279,7 +279,7 @@ def _schedule(cast, asset, **kwargs):
 
 def _start(cast, r, **kwargs):
     return services.readiness_start(
-        organization=cast.org, actor=SYSTEM, reason=REASON, assessment_id=r.id, **kwargs
+        organization=cast.org, actor=operator(cast.org), reason=REASON, assessment_id=r.id, **kwargs
     )
 
 
@@ -288,7 +288,7 @@ def _complete(cast, r, **kwargs):
     values.update(kwargs)
     return services.readiness_complete(
         organization=cast.org,
-        actor=values.pop("actor", SYSTEM),
+        actor=values.pop("actor", None) or operator(cast.org),
         reason=REASON,
         assessment_id=r.id,
         **values,
@@ -297,14 +297,14 @@ def _complete(cast, r, **kwargs):
 
 def _cancel(cast, r):
     return services.readiness_cancel(
-        organization=cast.org, actor=SYSTEM, reason=REASON, assessment_id=r.id
+        organization=cast.org, actor=operator(cast.org), reason=REASON, assessment_id=r.id
     )
 
 
 def _lab(org):
     return org_services.responsibility_assign(
         organization=org,
-        actor=SYSTEM,
+        actor=operator(org),
         reason=REASON,
         responsibility_key="calibration-lab",
         title="Calibration lab",
@@ -454,7 +454,7 @@ def test_readiness_keys_may_repeat_across_organizations(cast):
 
     r = services.readiness_schedule(
         organization=cast.other_org,
-        actor=SYSTEM,
+        actor=operator(cast.other_org),
         reason=REASON,
         asset_id=theirs.id,
         assessment_kind="calibration",
@@ -468,7 +468,7 @@ def test_readiness_schedule_refuses_decommissioned_and_foreign_assets(cast):
     asset = make_asset(cast.org, "TW-001")
     services.asset_decommission(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         asset_id=asset.id,
         disposal_authorization="DA-7",
@@ -498,7 +498,7 @@ def test_readiness_start(cast):
     [event] = _since(cast.org, mark)
     assert (event.action, event.actor_id, event.reason, event.subject_id) == (
         "readiness.started",
-        SYSTEM.id,
+        OPERATOR_ID,
         REASON,
         r.id,
     )
@@ -594,7 +594,7 @@ def test_readiness_cancel(cast, via):
     [event] = _since(cast.org, mark)
     assert (event.action, event.actor_id, event.reason) == (
         "readiness.cancelled",
-        SYSTEM.id,
+        OPERATOR_ID,
         REASON,
     )
     assert event.diff == {"before": {"status": via}, "after": {"status": "cancelled"}}
@@ -668,7 +668,11 @@ def test_readiness_complete_names_the_invalid_field(cast, field, kwargs):
 
     with pytest.raises(ValidationFailed) as exc:
         services.readiness_complete(
-            organization=cast.org, actor=SYSTEM, reason=reason, assessment_id=r.id, **values
+            organization=cast.org,
+            actor=operator(cast.org),
+            reason=reason,
+            assessment_id=r.id,
+            **values,
         )
 
     assert _issues(exc) == [[field]]
@@ -680,7 +684,7 @@ def test_readiness_complete_names_the_invalid_field(cast, field, kwargs):
 def test_readiness_transitions_refuse_another_organizations_assessment(cast):
     theirs = services.readiness_schedule(
         organization=cast.other_org,
-        actor=SYSTEM,
+        actor=operator(cast.other_org),
         reason=REASON,
         asset_id=make_asset(cast.other_org, "TW-001").id,
         assessment_kind="calibration",
@@ -700,7 +704,7 @@ def test_readiness_transitions_refuse_another_organizations_assessment(cast):
 
 def _bulk(cast, records):
     return services.readiness_bulk_record(
-        organization=cast.org, actor=SYSTEM, reason=REASON, records=records
+        organization=cast.org, actor=operator(cast.org), reason=REASON, records=records
     )
 
 
@@ -752,7 +756,7 @@ def test_readiness_bulk_record_writes_one_event_per_record(cast):
     events = _since(cast.org, mark)
     assert [e.subject_id for e in events] == [r.id for r in rows]
     assert {(e.action, e.actor_id, e.reason) for e in events} == {
-        ("readiness.recorded", SYSTEM.id, REASON)
+        ("readiness.recorded", OPERATOR_ID, REASON)
     }
     assert events[0].diff["before"] is None
     assert events[0].diff["after"]["performedAt"] == api_format(records[0]["performed_at"])
@@ -820,7 +824,7 @@ def test_readiness_bulk_record_on_a_decommissioned_asset_takes_history_only(cast
     asset = make_asset(cast.org, "TW-001")
     services.asset_decommission(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         asset_id=asset.id,
         disposal_authorization="DA-7",

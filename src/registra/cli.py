@@ -11,6 +11,8 @@ Examples::
     registra audit verify --org skyline-mro
     registra audit checkpoint --org skyline-mro > skyline-mro-checkpoint.json
     registra audit verify --org skyline-mro --checkpoint skyline-mro-checkpoint.json
+    registra tokens purge-expired            # dry run: counts, deletes nothing
+    registra tokens purge-expired --org skyline-mro --apply
 """
 
 from __future__ import annotations
@@ -33,10 +35,11 @@ def _setup() -> None:
     django.setup()
 
 
-def _actor(command: str) -> Any:
-    from registra.core.audit import Actor
+def _actor(command: str, organization: Any = None) -> Any:
+    """The operator system job (decision record 0004), bound to ``organization`` if given."""
+    from registra.organizations.policy import actor_for_system_job
 
-    return Actor.system(f"cli:{command}")
+    return actor_for_system_job("operator", organization=organization, label=f"registra {command}")
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -84,7 +87,7 @@ def cmd_service_account_create(args: argparse.Namespace) -> int:
     org = selectors.organization_get_by_slug(args.org)
     issued = services.service_account_create(
         organization=org,
-        actor=_actor("service-account create"),
+        actor=_actor("service-account create", org),
         reason=OPERATOR_REASON.format("service-account create"),
         name=args.name,
         scopes=args.scopes,
@@ -133,6 +136,24 @@ def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
         print(f"audit chain of {org.slug} is BROKEN, no checkpoint signed: {exc}", file=sys.stderr)
         return 1
     print(checkpoint.to_json())
+    return 0
+
+
+def cmd_tokens_purge_expired(args: argparse.Namespace) -> int:
+    from registra.organizations import selectors, services
+
+    orgs = [selectors.organization_get_by_slug(args.org)] if args.org else None
+    for org in orgs or selectors.organization_list():
+        count = services.access_token_purge_expired(
+            organization=org,
+            actor=_actor("tokens purge-expired", org),
+            reason=OPERATOR_REASON.format("tokens purge-expired"),
+            apply=args.apply,
+        )
+        done = "deleted" if args.apply else "to delete"
+        print(f"{org.slug}: {count} expired access tokens {done}")
+    if not args.apply:
+        print("dry run: nothing was deleted; add --apply to delete them")
     return 0
 
 
@@ -207,6 +228,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     ac.add_argument("--org", required=True)
     ac.set_defaults(func=cmd_audit_checkpoint)
+
+    tok = sub.add_parser("tokens", help="API access tokens").add_subparsers(
+        dest="tokens_cmd", required=True
+    )
+    tp = tok.add_parser(
+        "purge-expired", help="delete expired access tokens (a dry run unless --apply)"
+    )
+    tp.add_argument("--org", default=None, help="one organization (default: each in turn)")
+    tp.add_argument("--apply", action="store_true", help="really delete; without it, only count")
+    tp.set_defaults(func=cmd_tokens_purge_expired)
     return p
 
 

@@ -93,6 +93,12 @@ def _audit_key() -> tuple[str, str]:
 # several hosts, as a rule) is used with it.
 REGISTRA_AUDIT_KEY, REGISTRA_AUDIT_KEY_FILE = _audit_key()
 
+# Keys the hashes of client secrets and access tokens (organizations/credentials.py); unset: the
+# SECRET_KEY. Changing it invalidates every client secret and token.
+REGISTRA_CREDENTIAL_KEY = os.environ.get("REGISTRA_CREDENTIAL_KEY", "")
+if REGISTRA_CREDENTIAL_KEY and len(REGISTRA_CREDENTIAL_KEY) < 32:
+    raise ImproperlyConfigured("REGISTRA_CREDENTIAL_KEY must be at least 32 characters")
+
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("REGISTRA_ALLOWED_HOSTS", "*").split(",")]
 
 INSTALLED_APPS = [

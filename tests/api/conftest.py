@@ -25,7 +25,7 @@ from registra.api.v1.listing import LISTS
 from registra.assets import services as asset_services
 from registra.core.timefmt import now
 from registra.organizations import services as org_services
-from tests.cast import REASON, SYSTEM, Cast, Credentials, calibrate, make_asset
+from tests.cast import REASON, Cast, Credentials, calibrate, make_asset, operator
 
 BASE = "/api/v1"
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -386,8 +386,8 @@ class Register:
     other_calibration: Any
 
 
-def _later(**spec: Any) -> dict[str, Any]:
-    return {"reason": REASON, "actor": SYSTEM, **spec}
+def _later(*, organization: Any, **spec: Any) -> dict[str, Any]:
+    return {"reason": REASON, "actor": operator(organization), "organization": organization, **spec}
 
 
 def build_register(cast: Cast) -> Register:

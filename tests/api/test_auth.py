@@ -13,10 +13,11 @@ from django.test import override_settings
 
 from registra.core.models import AuditEvent
 from registra.core.timefmt import now
+from registra.organizations import credentials
 from registra.organizations import services as org_services
 from registra.organizations.models import AccessToken, Organization, ServiceAccount
 from tests.api.conftest import Api
-from tests.cast import REASON, SYSTEM, Cast, Credentials
+from tests.cast import REASON, Cast, Credentials, operator
 
 ASSET_PATHS = [
     "/assets",
@@ -153,7 +154,7 @@ def test_assets_read_token_cannot_read_organization(api: Api, reader_token: str)
 def test_token_with_both_scopes_reads_both(api: Api, cast: Cast) -> None:
     issued = org_services.service_account_create(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         name="Both",
         scopes="assets:read organization:read",
@@ -174,7 +175,7 @@ def test_grant_stores_only_a_hash_and_records_an_audit_event(api: Api, cast: Cas
     assert response.status_code == 200
     raw = response.json()["access_token"]
     row = AccessToken.objects.get(service_account_id=cast.reader.account.id)
-    assert row.token_hash == hashlib.sha256(raw.encode()).hexdigest()
+    assert row.token_hash == credentials.token_hash(raw) != hashlib.sha256(raw.encode()).hexdigest()
     assert row.organization_id == cast.org.id
     assert row.scopes == ["assets:read"]
     assert timedelta(seconds=899) <= row.expires_at - row.created_at <= timedelta(seconds=900)
@@ -291,7 +292,7 @@ def test_token_ttl_is_a_setting(api: Api, cast: Cast) -> None:
 def test_token_lifetime_never_outlives_the_account(api: Api, cast: Cast) -> None:
     issued = org_services.service_account_create(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         name="Short-lived",
         scopes="assets:read",
@@ -314,7 +315,10 @@ def test_rotated_secret_kills_old_token_and_old_secret(
 ) -> None:
     api.ok("/assets", reader_token)
     rotated = org_services.service_account_rotate_secret(
-        organization=cast.org, actor=SYSTEM, reason=REASON, account_id=cast.reader.account.id
+        organization=cast.org,
+        actor=operator(cast.org),
+        reason=REASON,
+        account_id=cast.reader.account.id,
     )
     _assert_dead(api, reader_token)
     assert AccessToken.objects.filter(service_account_id=cast.reader.account.id).count() == 0
@@ -333,12 +337,12 @@ def test_rotated_secret_kills_old_token_and_old_secret(
 def test_disabled_account_is_401_until_enabled(api: Api, cast: Cast, reader_token: str) -> None:
     account_id = cast.reader.account.id
     org_services.service_account_disable(
-        organization=cast.org, actor=SYSTEM, reason=REASON, account_id=account_id
+        organization=cast.org, actor=operator(cast.org), reason=REASON, account_id=account_id
     )
     _assert_dead(api, reader_token)
     assert _grant(api, account_id, cast.reader.secret).status_code == 401
     org_services.service_account_enable(
-        organization=cast.org, actor=SYSTEM, reason=REASON, account_id=account_id
+        organization=cast.org, actor=operator(cast.org), reason=REASON, account_id=account_id
     )
     # The old token stays dead; the unchanged secret gets a new one.
     _assert_dead(api, reader_token)
@@ -351,7 +355,7 @@ def test_deleted_account_is_401(api: Api, cast: Cast, creds_name: str) -> None:
     token = api.token(creds)
     api.ok(_scope_path(creds), token)
     org_services.service_account_delete(
-        organization=cast.org, actor=SYSTEM, reason=REASON, account_id=creds.account.id
+        organization=cast.org, actor=operator(cast.org), reason=REASON, account_id=creds.account.id
     )
     _assert_dead(api, token)
     assert _grant(api, creds.account.id, creds.secret).status_code == 401
@@ -364,7 +368,10 @@ def test_revoking_one_account_leaves_the_others(api: Api, cast: Cast) -> None:
         api.token(cast.other_reader),
     )
     org_services.service_account_disable(
-        organization=cast.org, actor=SYSTEM, reason=REASON, account_id=cast.reader.account.id
+        organization=cast.org,
+        actor=operator(cast.org),
+        reason=REASON,
+        account_id=cast.reader.account.id,
     )
     _assert_dead(api, reader)
     api.ok("/organization", org_reader)

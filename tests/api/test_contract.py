@@ -25,7 +25,7 @@ from tests.api.conftest import (
     Api,
     Register,
 )
-from tests.cast import REASON, SYSTEM, Cast
+from tests.cast import REASON, Cast, operator
 
 ASSET_STAMPS = ("commissionedAt", "decommissionedAt", "createdAt", "updatedAt")
 CUSTODY_STAMPS = ("startedAt", "endedAt", "createdAt", "updatedAt")
@@ -147,7 +147,7 @@ def test_timestamps_have_milliseconds_and_z(api: Api, cast: Cast, reader_token: 
     whole = datetime(2024, 3, 15, 8, 21, 43, tzinfo=UTC)
     asset_services.asset_bulk_create(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         specs=[
             {"asset_key": "exact", "asset_kind": "k", "display_name": "x", "created_at": exact},
@@ -186,7 +186,7 @@ def test_created_after_and_updated_after(
     old = datetime(2020, 1, 1, tzinfo=UTC)
     asset_services.asset_bulk_create(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         specs=[{"asset_key": "old", "asset_kind": "k", "display_name": "x", "created_at": old}],
     )
@@ -208,7 +208,7 @@ def test_created_after_and_updated_after(
     mark = Asset.objects.filter(organization=cast.org).latest("updated_at").updated_at.isoformat()
     asset_services.asset_update(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         asset_id=old_asset.id,
         display_name="Renamed after the mark",

@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 
 from registra.organizations import services as org_services
 from tests.api.conftest import BASE, NO_RATE_LIMITS, Api, build_register, check_common
-from tests.cast import REASON, SYSTEM, Cast, Credentials
+from tests.cast import REASON, Cast, Credentials, operator
 
 CHECKS = [
     not_a_server_error,
@@ -48,7 +48,7 @@ def fuzz_token(fuzz_target: str, api: Api, cast: Cast) -> str:
     # Both scopes, so every operation can answer 200 (and ``ignored_auth`` can probe it).
     issued = org_services.service_account_create(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         name="Fuzzer",
         scopes="assets:read organization:read",

@@ -25,7 +25,7 @@ from registra.api.v1.listing import ASSESSMENTS, ASSETS, CUSTODY
 from registra.core.timefmt import api_format
 from registra.organizations import services as org_services
 from tests.api.conftest import BASE, Api, HotClient, OpenApiContract, Register, hot_scope
-from tests.cast import REASON, SYSTEM, Cast
+from tests.cast import REASON, Cast, operator
 
 VOLATILE = {"x-request-id", "x-ratelimit-remaining", "x-ratelimit-reset"}
 HOT_FUZZ_SETTINGS = settings(
@@ -313,7 +313,10 @@ def test_a_disabled_account_is_refused_at_once(paths: Paths, cast: Cast, reader_
     # The token is looked up on every request: no cache lets a revoked account read on.
     assert paths.hot.offer(f"{BASE}/assets", b"", _bearer(reader_token)) is not None
     org_services.service_account_disable(
-        organization=cast.org, actor=SYSTEM, reason=REASON, account_id=cast.reader.account.id
+        organization=cast.org,
+        actor=operator(cast.org),
+        reason=REASON,
+        account_id=cast.reader.account.id,
     )
     paths.declined("/assets", b"", _bearer(reader_token))
     response = paths.django.get(f"{BASE}/assets", headers=_bearer(reader_token))

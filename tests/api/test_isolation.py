@@ -11,7 +11,7 @@ import pytest
 from registra.assets.models import Asset, CustodyAssignment, ReadinessAssessment
 from registra.organizations import services as org_services
 from tests.api.conftest import Api, Register
-from tests.cast import REASON, SYSTEM, Cast
+from tests.cast import REASON, Cast, operator
 
 LISTS = [
     ("/assets", "assets", Asset),
@@ -126,7 +126,7 @@ def test_cursors_do_not_cross_organizations(
 def test_organization_endpoint_shows_the_tokens_own_organization(api: Api, cast: Cast) -> None:
     issued = org_services.service_account_create(
         organization=cast.other_org,
-        actor=SYSTEM,
+        actor=operator(cast.other_org),
         reason=REASON,
         name="Harbor org lookup",
         scopes="organization:read",

@@ -20,7 +20,7 @@ from registra.api.v1 import pagination
 from registra.assets import services as asset_services
 from registra.assets.models import Asset, CustodyAssignment, ReadinessAssessment
 from tests.api.conftest import Api
-from tests.cast import REASON, SYSTEM, Cast, make_asset
+from tests.cast import REASON, Cast, make_asset, operator
 
 pytestmark = pytest.mark.usefixtures("no_rate_limits")
 
@@ -49,7 +49,7 @@ def bulk_assets(org: Any, count: int, prefix: str = "tool") -> list[Asset]:
         for i in range(count)
     ]
     return asset_services.asset_bulk_create(
-        organization=org, actor=SYSTEM, reason=REASON, specs=specs
+        organization=org, actor=operator(org), reason=REASON, specs=specs
     )
 
 
@@ -317,7 +317,7 @@ def test_cursor_lifetime_is_a_setting(
 def _rename(cast: Cast, asset_id: str, n: int) -> None:
     asset_services.asset_update(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         asset_id=asset_id,
         display_name=f"Renamed during the walk {n}",
@@ -342,7 +342,7 @@ def test_asset_walk_is_stable_while_records_change(api: Api, cast: Cast, reader_
         make_asset(cast.org, f"new-during-walk-{n}")
         asset_services.asset_bulk_create(
             organization=cast.org,
-            actor=SYSTEM,
+            actor=operator(cast.org),
             reason=REASON,
             specs=[
                 {
@@ -382,7 +382,7 @@ def test_custody_walks(api: Api, cast: Cast, reader_token: str) -> None:
         for i in range(90)
     ]
     rows = asset_services.custody_bulk_record(
-        organization=cast.org, actor=SYSTEM, reason=REASON, records=records
+        organization=cast.org, actor=operator(cast.org), reason=REASON, records=records
     )
     path, key = "/assets/custody-assignments", "custodyAssignments"
     for limit in (1, 7, 50, 200):
@@ -405,12 +405,12 @@ def test_custody_walks(api: Api, cast: Cast, reader_token: str) -> None:
             break
         target = next(r for r in active[ended:] if r.status == "active")
         asset_services.custody_end(
-            organization=cast.org, actor=SYSTEM, reason=REASON, assignment_id=target.id
+            organization=cast.org, actor=operator(cast.org), reason=REASON, assignment_id=target.id
         )
         ended += 1
         asset_services.custody_assign(
             organization=cast.org,
-            actor=SYSTEM,
+            actor=operator(cast.org),
             reason=REASON,
             asset_id=assets[0].id,
             member_id=cast.auditor.id,
@@ -438,7 +438,7 @@ def test_readiness_walks(api: Api, cast: Cast, reader_token: str) -> None:
         for i in range(90)
     ]
     rows = asset_services.readiness_bulk_record(
-        organization=cast.org, actor=SYSTEM, reason=REASON, records=records
+        organization=cast.org, actor=operator(cast.org), reason=REASON, records=records
     )
     path, key = "/assets/readiness-assessments", "readinessAssessments"
     for limit in (1, 7, 50, 200):
@@ -464,7 +464,7 @@ def test_readiness_walks(api: Api, cast: Cast, reader_token: str) -> None:
             break
         asset_services.readiness_complete(
             organization=cast.org,
-            actor=SYSTEM,
+            actor=operator(cast.org),
             reason=REASON,
             assessment_id=scheduled[n].id,
             readiness_state="ready",
@@ -472,7 +472,7 @@ def test_readiness_walks(api: Api, cast: Cast, reader_token: str) -> None:
         )
         asset_services.readiness_schedule(
             organization=cast.org,
-            actor=SYSTEM,
+            actor=operator(cast.org),
             reason=REASON,
             asset_id=assets[n].id,
             assessment_kind="inspection",
@@ -504,7 +504,7 @@ def test_page_query_count_is_pinned_and_independent_of_depth(
     assets = bulk_assets(cast.org, 120)
     asset_services.custody_bulk_record(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         records=[
             {
@@ -520,7 +520,7 @@ def test_page_query_count_is_pinned_and_independent_of_depth(
     )
     asset_services.readiness_bulk_record(
         organization=cast.org,
-        actor=SYSTEM,
+        actor=operator(cast.org),
         reason=REASON,
         records=[
             {

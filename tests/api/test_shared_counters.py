@@ -26,8 +26,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from django.conf import settings
 from django.db import connection
-from django.test import override_settings
 
 from registra.assets import services as asset_services
 from registra.organizations import services as org_services
@@ -38,7 +38,7 @@ from tests.api.conftest import (
     check_common,
     until_limited,
 )
-from tests.cast import REASON, SYSTEM
+from tests.cast import REASON, operator
 from tests.servers import free_port, registra, send, stop
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -88,16 +88,18 @@ def _postgres_url() -> str:
 
 def _prepare_postgres() -> ServerData:
     org = org_services.organization_create(
-        actor=SYSTEM, reason=REASON, slug="shared-counters", name="Shared counters"
+        actor=operator(), reason=REASON, slug="shared-counters", name="Shared counters"
     )
-    # The server hashes with production settings, so this secret must be a PBKDF2 hash.
-    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.PBKDF2PasswordHasher"]):
-        issued = org_services.service_account_create(
-            organization=org, actor=SYSTEM, reason=REASON, name="Counter", scopes="assets:read"
-        )
+    issued = org_services.service_account_create(
+        organization=org,
+        actor=operator(org),
+        reason=REASON,
+        name="Counter",
+        scopes="assets:read",
+    )
     assets = asset_services.asset_bulk_create(
         organization=org,
-        actor=SYSTEM,
+        actor=operator(org),
         reason=REASON,
         specs=[
             {"asset_key": f"tw-{i}", "asset_kind": "calibrated-tool", "display_name": f"T{i}"}
@@ -249,6 +251,10 @@ def server(server_data: ServerData, tmp_path: Path) -> Iterator[Server]:
         "REGISTRA_RATE_LIMIT_TOKEN_READS": str(TOKEN_READS),
         "REGISTRA_RATE_LIMIT_ORG_REQUESTS": "100000",
     }
+    if connection.vendor == "postgresql":
+        # This process created the secret: the server must hash with the same key.
+        env["REGISTRA_SECRET_KEY"] = settings.SECRET_KEY
+        env["REGISTRA_CREDENTIAL_KEY"] = settings.REGISTRA_CREDENTIAL_KEY
     process = subprocess.Popen(
         registra("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"),
         env=env,

@@ -234,10 +234,10 @@ def test_a_larger_run_appends_only_the_missing_assets(org):
 
 def test_an_existing_organization_is_used_as_it_is(db):
     from registra.organizations import services as org_services
-    from tests.cast import SYSTEM
+    from tests.cast import operator
 
     existing = org_services.organization_create(
-        actor=SYSTEM, reason="Created before the demo", slug="line-ops", name="Line Ops GmbH"
+        actor=operator(), reason="Created before the demo", slug="line-ops", name="Line Ops GmbH"
     )
 
     org = _load("line-ops", assets=20)

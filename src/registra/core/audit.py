@@ -32,15 +32,32 @@ logger = logging.getLogger("registra.audit")
 
 @dataclass(frozen=True)
 class Actor:
-    """Who made a change: a member (``user_``), a service account (``svc_``) or a system job."""
+    """Who made a change: a member (``user_``), a service account (``svc_``) or a system job.
+
+    The audit records ``kind``, ``id`` and ``label``. The rest says what the actor may do, and
+    is read by ``registra.organizations.policy`` (build actors with its constructors): the
+    organization it is bound to (None: the installation, for system jobs only), a member's role
+    and membership status, a service account's scopes and status.
+    """
 
     kind: str  # "member" | "service-account" | "system"
     id: str
     label: str = ""
+    organization_id: str | None = None
+    role: str = ""
+    status: str = ""
+    scopes: frozenset[str] = frozenset()
 
     @classmethod
-    def system(cls, job: str) -> Actor:
-        return cls(kind="system", id=f"system:{job}", label=job)
+    def system(cls, job: str, *, organization_id: str | None = None, label: str = "") -> Actor:
+        return cls(
+            kind="system", id=f"system:{job}", label=label or job, organization_id=organization_id
+        )
+
+    @property
+    def job(self) -> str:
+        """A system job's name (empty for members and service accounts)."""
+        return self.id.removeprefix("system:") if self.kind == "system" else ""
 
 
 @dataclass

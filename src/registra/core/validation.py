@@ -10,6 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from registra.core.errors import ValidationFailed, field_error
 
 REASON_MIN, REASON_MAX = 10, 1000
+# Record keys (assetKey, assignment, assessment and responsibility keys): SPEC section 3.
+KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
+KEY_RULE = "must start with a letter or digit and use only A-Z a-z 0-9 . _ : -"
 
 
 def text(field: str, value: object, *, min_len: int, max_len: int) -> str:

@@ -17,7 +17,6 @@ from django.db import transaction
 from registra.assets import selectors
 from registra.assets import services as asset_services
 from registra.core import bulk
-from registra.core.audit import Actor
 from registra.core.errors import NotFound, field_error
 from registra.core.timefmt import now
 from registra.demo.catalogue import READINESS_REQUIREMENTS, RESPONSIBILITIES
@@ -25,9 +24,9 @@ from registra.demo.plan import AssessmentPlan, AssetPlan, CustodyPlan, RegisterP
 from registra.organizations import selectors as org_selectors
 from registra.organizations import services as org_services
 from registra.organizations.models import Organization
+from registra.organizations.policy import actor_for_system_job
 
 BATCH_ASSETS = 5000
-ACTOR = Actor.system("demo-data")
 ACRONYMS = {"mro", "gse", "it", "ag", "gmbh", "llc", "uk", "us", "eu"}
 
 
@@ -98,7 +97,7 @@ def _organization(slug: str, reason: str, say: Callable[[str], None]) -> Organiz
     except NotFound:
         pass
     org = org_services.organization_create(
-        actor=ACTOR,
+        actor=actor_for_system_job("demo-data"),
         reason=reason,
         slug=slug,
         name=organization_name(slug),
@@ -126,7 +125,10 @@ def _crew(org: Organization, reason: str) -> tuple[dict[str, str], int]:
     ]
     if missing:
         created = org_services.member_bulk_create_active(
-            organization=org, actor=ACTOR, reason=reason, people=missing
+            organization=org,
+            actor=actor_for_system_job("demo-data", organization=org),
+            reason=reason,
+            people=missing,
         )
         existing.update({m.email: m.id for m in created})
     return {p.email: existing[p.email] for p in people}, len(missing)
@@ -144,7 +146,7 @@ def _responsibilities(
             continue
         ra = org_services.responsibility_assign(
             organization=org,
-            actor=ACTOR,
+            actor=actor_for_system_job("demo-data", organization=org),
             reason=reason,
             responsibility_key=r.key,
             title=r.title,
@@ -166,7 +168,7 @@ def _load_batch(
     custody still active at that time), all in the caller's transaction."""
     created = asset_services.asset_bulk_create(
         organization=org,
-        actor=ACTOR,
+        actor=actor_for_system_job("demo-data", organization=org),
         reason=reason,
         specs=[_asset_spec(p, responsibilities) for p in plans],
     )
@@ -174,19 +176,28 @@ def _load_batch(
     custody = [_custody_record(c, ids[p.key], members) for p in plans for c in p.custody]
     if custody:
         asset_services.custody_bulk_record(
-            organization=org, actor=ACTOR, reason=reason, records=custody
+            organization=org,
+            actor=actor_for_system_job("demo-data", organization=org),
+            reason=reason,
+            records=custody,
         )
     assessments = [
         _assessment_record(r, ids[p.key], responsibilities) for p in plans for r in p.assessments
     ]
     if assessments:
         asset_services.readiness_bulk_record(
-            organization=org, actor=ACTOR, reason=reason, records=assessments
+            organization=org,
+            actor=actor_for_system_job("demo-data", organization=org),
+            reason=reason,
+            records=assessments,
         )
     retired = [_decommission(p, ids[p.key]) for p in plans if p.decommission]
     if retired:
         asset_services.asset_bulk_decommission(
-            organization=org, actor=ACTOR, reason=reason, decommissions=retired
+            organization=org,
+            actor=actor_for_system_job("demo-data", organization=org),
+            reason=reason,
+            decommissions=retired,
         )
     counts = Counter(f"status:{p.final_status}" for p in plans)
     counts.update(assets=len(created), custody=len(custody), assessments=len(assessments))

@@ -138,7 +138,8 @@ class ResponsibilityAssignment(models.Model):
 
 
 class ServiceAccount(models.Model):
-    """A non-human API identity. Its id is the OAuth client id; the secret is a slow hash."""
+    """A non-human API identity. Its id is the OAuth client id; the secret is stored as a keyed
+    hash (``credentials.secret_hash``; older rows: a password hash, upgraded on next use)."""
 
     id = models.CharField(primary_key=True, max_length=40, default=new_svc_id, editable=False)
     organization = models.ForeignKey(
@@ -170,7 +171,7 @@ class ServiceAccount(models.Model):
 
 
 class AccessToken(models.Model):
-    """An opaque bearer token, stored only as its SHA-256.
+    """An opaque bearer token, stored only as its keyed hash (``credentials.token_hash``).
 
     It dies with its service account: rotation, disabling and deletion delete the account's
     tokens in the same transaction, and the auth check also refuses an expired account.
@@ -191,6 +192,7 @@ class AccessToken(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["organization", "service_account"], name="tok_org_svc"),
+            models.Index(fields=["organization", "expires_at"], name="tok_org_expires"),
         ]
 
     def __str__(self) -> str:

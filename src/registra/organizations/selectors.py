@@ -13,6 +13,7 @@ from registra.core import db, sql
 from registra.core.queries import first_or_404
 from registra.core.timefmt import now
 from registra.organizations.choices import OrganizationStatus, ServiceAccountStatus
+from registra.organizations.credentials import token_hash
 from registra.organizations.models import (
     AccessToken,
     Member,
@@ -20,11 +21,15 @@ from registra.organizations.models import (
     ResponsibilityAssignment,
     ServiceAccount,
 )
-from registra.organizations.tokens import token_hash
 
 
 def organization_get_by_slug(slug: str) -> Organization:
     return first_or_404(Organization.objects.filter(slug=slug), f"organization {slug!r}")
+
+
+def organization_list() -> list[Organization]:
+    """Every organization, by slug: for operator commands that visit each one in turn."""
+    return list(Organization.objects.order_by("slug"))
 
 
 def organization_get(organization_id: str, *, using: str = db.PRIMARY) -> Organization:

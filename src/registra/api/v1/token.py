@@ -11,7 +11,7 @@ from ninja import Router
 from registra.api.v1.errors import json_response
 from registra.api.v1.schemas import ErrorOut, TokenOut
 from registra.core.errors import ValidationFailed
-from registra.organizations.tokens import token_issue
+from registra.organizations.services import token_issue
 
 router = Router(tags=["auth"])
 
@@ -80,7 +80,11 @@ def _require(body: dict[str, Any]) -> tuple[str, str]:
 def issue_token(request: HttpRequest) -> HttpResponse:
     """Exchange a service account's client id and secret for a 900-second bearer token."""
     client_id, client_secret = _require(_body(request))
-    issued = token_issue(client_id=client_id, client_secret=client_secret)
+    issued = token_issue(
+        client_id=client_id,
+        client_secret=client_secret,
+        client_address=request.META.get("REMOTE_ADDR", ""),
+    )
     response = json_response(
         {
             "access_token": issued.access_token,

@@ -3,7 +3,6 @@ single-field rules and lookups."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -21,9 +20,8 @@ from registra.core.ids import new_id
 from registra.core.queries import first_or_404, rows_in
 from registra.organizations.models import Organization, ResponsibilityAssignment
 
-ASSET_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
-RECORD_KEY_RE = ASSET_KEY_RE
-_KEY_RULE = "must start with a letter or digit and use only A-Z a-z 0-9 . _ : -"
+ASSET_KEY_RE = RECORD_KEY_RE = validation.KEY_RE
+_KEY_RULE = validation.KEY_RULE
 # Allowed values, computed once: the choices classes rebuild their lists on every access,
 # which showed up when validating hundreds of thousands of imported rows.
 ASSET_STATUSES = tuple(AssetStatus.values)

@@ -33,6 +33,7 @@ from registra.core.errors import Conflict, NotFound, Unprocessable, ValidationFa
 from registra.core.queries import rows_in
 from registra.core.timefmt import now
 from registra.organizations.models import Organization
+from registra.organizations.policy import Permission, require
 
 # --- assets --------------------------------------------------------------------------------
 
@@ -41,6 +42,7 @@ from registra.organizations.models import Organization
 def asset_create(*, organization: Organization, actor: Actor, reason: str, **spec: Any) -> Asset:
     """Register an asset. ``spec`` holds the model's field names (``asset_key``,
     ``asset_kind``, ``display_name``, ...). Status may be planned, active or inactive."""
+    require(actor, Permission.WRITE_REGISTER, organization=organization)
     return asset_bulk_create(organization=organization, actor=actor, reason=reason, specs=[spec])[0]
 
 
@@ -56,6 +58,7 @@ def asset_bulk_create(
 
     Errors name the row (``specs[i]``) so an importer can report line numbers.
     """
+    require(actor, Permission.WRITE_REGISTER, organization=organization)
     reason = validation.reason(reason)
     at = now()
     assets, errors = [], []
@@ -110,6 +113,7 @@ def asset_update(
 ) -> Asset:
     """Change an asset's descriptive fields. ``assetKey`` is immutable; status changes go
     through ``asset_change_status`` / ``asset_decommission``."""
+    require(actor, Permission.WRITE_REGISTER, organization=organization)
     return asset_bulk_update(
         organization=organization, actor=actor, reason=reason, changes={asset_id: changes}
     )[0]
@@ -125,6 +129,7 @@ def asset_bulk_update(
 ) -> list[Asset]:
     """Apply field changes to many assets (``{asset_id: {field: value}}``), one
     ``asset.updated`` event per asset that really changed."""
+    require(actor, Permission.WRITE_REGISTER, organization=organization)
     reason = validation.reason(reason)
     at = now()
     assets = {a.id: a for a in selectors.assets_for_update(organization, list(changes))}
@@ -170,6 +175,7 @@ def asset_change_status(
     *, organization: Organization, actor: Actor, reason: str, asset_id: str, status: str
 ) -> Asset:
     """planned -> active (sets commissionedAt if empty), active <-> inactive."""
+    require(actor, Permission.WRITE_REGISTER, organization=organization)
     reason = validation.reason(reason)
     status = validation.choice("status", status, ASSET_STATUSES)
     if status == AssetStatus.DECOMMISSIONED:
@@ -213,6 +219,7 @@ def asset_decommission(
 ) -> Asset:
     """Terminal transition: records date, actor and disposal authorization, and ends every
     active custody assignment of the asset at the same instant."""
+    require(actor, Permission.WRITE_REGISTER, organization=organization)
     item = {
         "asset_id": asset_id,
         "disposal_authorization": disposal_authorization,
@@ -239,6 +246,7 @@ def asset_bulk_decommission(
     decommissioning instant (which may not precede that custody's start). Events: one
     ``asset.decommissioned`` per asset, each followed by a ``custody.ended`` per assignment.
     """
+    require(actor, Permission.WRITE_REGISTER, organization=organization)
     reason = validation.reason(reason)
     at = now()
     items = _clean_decommissions(decommissions, at)

@@ -33,6 +33,7 @@ from registra.core.queries import first_or_404
 from registra.core.timefmt import now
 from registra.organizations.choices import MembershipStatus
 from registra.organizations.models import Member, Organization
+from registra.organizations.policy import Permission, require
 
 # --- custody -------------------------------------------------------------------------------
 
@@ -150,6 +151,7 @@ def custody_assign(
 ) -> CustodyAssignment:
     """Give an asset to a member. A primary assignment needs no active primary already (use
     ``custody_hand_off``); a not-ready asset needs ``override_reason``."""
+    require(actor, Permission.WRITE_REGISTER, organization=organization)
     reason = validation.reason(reason)
     kind = validation.choice("assignmentKind", assignment_kind, ASSIGNMENT_KINDS)
     asset = _lock_asset(organization, asset_id)
@@ -205,6 +207,7 @@ def custody_hand_off(
     override_reason: str | None = None,
 ) -> CustodyAssignment:
     """End the current primary custody and start the new one at the same instant."""
+    require(actor, Permission.WRITE_REGISTER, organization=organization)
     reason = validation.reason(reason)
     asset = _lock_asset(organization, asset_id)
     if asset.status == AssetStatus.DECOMMISSIONED:
@@ -267,6 +270,7 @@ def custody_end(
     ended_at: datetime | None = None,
 ) -> CustodyAssignment:
     """End an active custody assignment (the asset is returned)."""
+    require(actor, Permission.WRITE_REGISTER, organization=organization)
     reason = validation.reason(reason)
     assignments = CustodyAssignment.objects.filter(organization=organization, id=assignment_id)
     c = first_or_404(assignments, f"custody assignment {assignment_id}", lock=True)
@@ -298,6 +302,7 @@ def custody_bulk_record(
     An active record (no ``ended_at``) needs an active holder and an asset that is not
     decommissioned; an ended one may not end before it started. The database still refuses
     a second active primary per asset."""
+    require(actor, Permission.WRITE_REGISTER, organization=organization)
     reason = validation.reason(reason)
     at = now()
     member_ids = {r["member_id"] for r in records}

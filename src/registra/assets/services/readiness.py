@@ -36,6 +36,7 @@ from registra.core.ids import new_id
 from registra.core.queries import first_or_404
 from registra.core.timefmt import now
 from registra.organizations.models import Organization
+from registra.organizations.policy import Permission, require
 
 # --- readiness -----------------------------------------------------------------------------
 
@@ -53,6 +54,7 @@ def readiness_schedule(
     posture_snapshot: Mapping[str, Any] | None = None,
 ) -> ReadinessAssessment:
     """Plan an assessment (state ``unknown``, status ``scheduled``)."""
+    require(actor, Permission.WRITE_REGISTER, organization=organization)
     reason = validation.reason(reason)
     kind = validation.text("assessmentKind", assessment_kind, min_len=1, max_len=64)
     asset = _lock_asset(organization, asset_id)
@@ -147,6 +149,7 @@ def readiness_start(
     *, organization: Organization, actor: Actor, reason: str, assessment_id: str
 ) -> ReadinessAssessment:
     """scheduled -> in-progress."""
+    require(actor, Permission.WRITE_REGISTER, organization=organization)
     return _transition(
         organization,
         actor,
@@ -172,6 +175,7 @@ def readiness_complete(
     evidence_snapshot: Mapping[str, Any] | None = None,
 ) -> ReadinessAssessment:
     """Record the result: state, when it was performed (required) and how long it is valid."""
+    require(actor, Permission.WRITE_REGISTER, organization=organization)
     state = validation.choice("readinessState", readiness_state, READINESS_STATES)
     if performed_at is None:
         raise field_error("performedAt", "is required to complete an assessment")
@@ -210,6 +214,7 @@ def readiness_cancel(
     *, organization: Organization, actor: Actor, reason: str, assessment_id: str
 ) -> ReadinessAssessment:
     """scheduled or in-progress -> cancelled."""
+    require(actor, Permission.WRITE_REGISTER, organization=organization)
     return _transition(
         organization,
         actor,
@@ -237,6 +242,7 @@ def readiness_bulk_record(
     (not in the future) and its validity ends after that; nothing is scheduled or in progress
     on a decommissioned asset; the performer is a responsibility of this organization.
     """
+    require(actor, Permission.WRITE_REGISTER, organization=organization)
     reason = validation.reason(reason)
     at = now()
     statuses = _asset_statuses(organization, {r["asset_id"] for r in records})

@@ -1,9 +1,8 @@
 """Writes for organizations, members, responsibilities and service accounts. Each service runs
-in one transaction, checks its rules and records its audit event itself. Callers import this
-package; the modules split it by record type. Access tokens are issued in
-``registra.organizations.tokens``."""
+in one transaction, checks its rules and records its audit event itself. Each checks the policy
+table (``registra.organizations.policy``) first and refuses with ``forbidden``. Callers import
+this package; the modules split it by record type."""
 
-from registra.organizations.services._common import actor_for_member, actor_for_service_account
 from registra.organizations.services.members import (
     Invitation,
     member_accept_invitation,
@@ -25,12 +24,17 @@ from registra.organizations.services.service_accounts import (
     service_account_enable,
     service_account_rotate_secret,
 )
+from registra.organizations.services.tokens import (
+    IssuedToken,
+    access_token_purge_expired,
+    token_issue,
+)
 
 __all__ = [
     "Invitation",
     "IssuedSecret",
-    "actor_for_member",
-    "actor_for_service_account",
+    "IssuedToken",
+    "access_token_purge_expired",
     "member_accept_invitation",
     "member_bulk_create_active",
     "member_change_role",
@@ -44,4 +48,5 @@ __all__ = [
     "service_account_disable",
     "service_account_enable",
     "service_account_rotate_secret",
+    "token_issue",
 ]

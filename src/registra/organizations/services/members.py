@@ -22,12 +22,8 @@ from registra.organizations.models import (
     Member,
     Organization,
 )
-from registra.organizations.services._common import (
-    EMAIL_RE,
-    INVITATION_TTL,
-    _sha256,
-    actor_for_member,
-)
+from registra.organizations.policy import Permission, actor_for_member, require
+from registra.organizations.services._common import EMAIL_RE, INVITATION_TTL, _sha256
 
 # --- members -------------------------------------------------------------------------------
 
@@ -67,6 +63,7 @@ def member_invite(
     external_employee_id: str = "",
 ) -> Invitation:
     """Invite a person by email and role; they join by accepting the one-time link."""
+    require(actor, Permission.MANAGE_ORGANIZATION, organization=organization)
     reason = validation.reason(reason)
     email = validation.pattern("email", email, EMAIL_RE, "must be an email address", 254).lower()
     role = validation.choice("role", role, MemberRole.values)
@@ -164,6 +161,7 @@ def member_change_role(
     *, organization: Organization, actor: Actor, reason: str, member_id: str, role: str
 ) -> Member:
     """Change a member's role; the last active admin cannot be demoted."""
+    require(actor, Permission.MANAGE_ORGANIZATION, organization=organization)
     reason = validation.reason(reason)
     role = validation.choice("role", role, MemberRole.values)
     _lock_membership_changes(organization)
@@ -196,6 +194,7 @@ def member_revoke(
     *, organization: Organization, actor: Actor, reason: str, member_id: str
 ) -> Member:
     """Revoke a membership (pending or active); the person can no longer sign in."""
+    require(actor, Permission.MANAGE_ORGANIZATION, organization=organization)
     reason = validation.reason(reason)
     _lock_membership_changes(organization)
     member = _get_member(organization, member_id, lock=True)
@@ -229,6 +228,7 @@ def member_bulk_create_active(
     Each person is ``{"email", "fullName", "role", "externalEmployeeId"}``; they have no
     password until an admin sends them a reset or invitation.
     """
+    require(actor, Permission.MANAGE_ORGANIZATION, organization=organization)
     reason = validation.reason(reason)
     at = now()
     members = []

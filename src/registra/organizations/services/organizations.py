@@ -18,7 +18,8 @@ from registra.organizations.models import (
     Organization,
     ResponsibilityAssignment,
 )
-from registra.organizations.services._common import KEY_RE, SLUG_RE
+from registra.organizations.policy import Permission, require
+from registra.organizations.services._common import SLUG_RE
 from registra.organizations.services.members import _get_member
 
 # --- organizations -------------------------------------------------------------------------
@@ -48,6 +49,7 @@ def organization_create(
     readiness_requirements: dict[str, list[str]] | None = None,
 ) -> Organization:
     """Create a tenant. Slugs are 1-63 chars of a-z0-9 and '-', alphanumeric at both ends."""
+    require(actor, Permission.CREATE_ORGANIZATION)
     reason = validation.reason(reason)
     slug = validation.pattern(
         "slug",
@@ -101,6 +103,7 @@ def organization_set_readiness_requirements(
     *, organization: Organization, actor: Actor, reason: str, requirements: dict[str, list[str]]
 ) -> Organization:
     """Set which assessment kinds each asset kind needs to be ready."""
+    require(actor, Permission.CONFIGURE_REGISTER, organization=organization)
     reason = validation.reason(reason)
     before = dict(organization.readiness_requirements)
     organization.readiness_requirements = _requirements(requirements)
@@ -143,12 +146,13 @@ def responsibility_assign(
     description: str = "",
 ) -> ResponsibilityAssignment:
     """Create the responsibility if new, and name its holder (an active member, or nobody)."""
+    require(actor, Permission.WRITE_REGISTER, organization=organization)
     reason = validation.reason(reason)
     key = validation.pattern(
         "responsibilityKey",
         responsibility_key,
-        KEY_RE,
-        "must start with a letter or digit and use A-Z a-z 0-9 . _ : -",
+        validation.KEY_RE,
+        validation.KEY_RULE,
         128,
     )
     if holder_id is not None:

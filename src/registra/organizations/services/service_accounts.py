@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from registra.core import audit, validation
@@ -15,6 +14,7 @@ from registra.core.audit import Actor
 from registra.core.errors import Unprocessable, field_error
 from registra.core.queries import first_or_404
 from registra.core.timefmt import now
+from registra.organizations import credentials
 from registra.organizations.choices import (
     ALL_SCOPES,
     ServiceAccountStatus,
@@ -24,6 +24,7 @@ from registra.organizations.models import (
     Organization,
     ServiceAccount,
 )
+from registra.organizations.policy import Permission, require
 from registra.organizations.services._common import EMAIL_RE
 
 # --- service accounts and tokens -----------------------------------------------------------
@@ -74,7 +75,8 @@ def service_account_create(
     contact_email: str = "",
     expires_at: datetime | None = None,
 ) -> IssuedSecret:
-    """Create an API identity; returns the secret once, stores only its slow hash."""
+    """Create an API identity; returns the secret once, stores only its keyed hash."""
+    require(actor, Permission.MANAGE_ORGANIZATION, organization=organization)
     reason = validation.reason(reason)
     if contact_email:
         contact_email = validation.pattern(
@@ -90,7 +92,7 @@ def service_account_create(
         name=validation.text("name", name, min_len=1, max_len=200),
         contact_email=contact_email,
         scopes=_scopes(scopes),
-        secret_hash=make_password(secret),
+        secret_hash=credentials.secret_hash(secret),
         expires_at=expires_at,
         created_at=at,
         updated_at=at,
@@ -128,10 +130,11 @@ def service_account_rotate_secret(
     *, organization: Organization, actor: Actor, reason: str, account_id: str
 ) -> IssuedSecret:
     """New secret; the old secret and every token issued with it stop working at once."""
+    require(actor, Permission.MANAGE_ORGANIZATION, organization=organization)
     reason = validation.reason(reason)
     sa = _get_service_account(organization, account_id)
     secret = _new_secret()
-    sa.secret_hash = make_password(secret)
+    sa.secret_hash = credentials.secret_hash(secret)
     sa.secret_rotated_at = sa.updated_at = now()
     sa.save(update_fields=["secret_hash", "secret_rotated_at", "updated_at"])
     revoked = _revoke_tokens(sa)
@@ -181,6 +184,7 @@ def service_account_disable(
     *, organization: Organization, actor: Actor, reason: str, account_id: str
 ) -> ServiceAccount:
     """Disable: tokens die at once and no new ones are issued until enabled again."""
+    require(actor, Permission.MANAGE_ORGANIZATION, organization=organization)
     with transaction.atomic():
         return _set_status(
             organization,
@@ -196,6 +200,7 @@ def service_account_enable(
     *, organization: Organization, actor: Actor, reason: str, account_id: str
 ) -> ServiceAccount:
     """Re-enable a disabled account (its secret is unchanged)."""
+    require(actor, Permission.MANAGE_ORGANIZATION, organization=organization)
     with transaction.atomic():
         return _set_status(
             organization,
@@ -211,6 +216,7 @@ def service_account_delete(
     *, organization: Organization, actor: Actor, reason: str, account_id: str
 ) -> ServiceAccount:
     """Delete for good. The row stays (status ``deleted``) so audit events keep their subject."""
+    require(actor, Permission.MANAGE_ORGANIZATION, organization=organization)
     with transaction.atomic():
         sa = _set_status(
             organization,
@@ -220,6 +226,6 @@ def service_account_delete(
             ServiceAccountStatus.DELETED,
             "service-account.deleted",
         )
-        sa.secret_hash = make_password(None)
+        sa.secret_hash = credentials.UNUSABLE_SECRET
         sa.save(update_fields=["secret_hash"])
         return sa
