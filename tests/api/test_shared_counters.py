@@ -13,14 +13,10 @@ server gets its own database file, prepared through the ``registra`` command lin
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -42,6 +38,7 @@ from tests.api.conftest import (
     check_common,
     until_limited,
 )
+from tests.api.serving import free_port, registra, stop
 from tests.cast import REASON, SYSTEM
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -79,19 +76,6 @@ class ServerData:
     asset_ids: list[str] = field(default_factory=list)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _registra(*args: str) -> list[str]:
-    script = Path(sys.executable).with_name("registra")
-    if script.exists():
-        return [str(script), *args]
-    return [sys.executable, "-m", "registra.cli", *args]
-
-
 def _postgres_url() -> str:
     s = connection.settings_dict
     auth = quote(s["USER"] or "")
@@ -127,7 +111,7 @@ def _prepare_postgres() -> ServerData:
 def _prepare_sqlite(env: dict[str, str]) -> ServerData:
     def run(*args: str) -> str:
         done = subprocess.run(
-            _registra(*args), env=env, capture_output=True, text=True, timeout=120, check=False
+            registra(*args), env=env, capture_output=True, text=True, timeout=120, check=False
         )
         assert done.returncode == 0, done.stderr
         return done.stdout
@@ -261,7 +245,7 @@ def server_data(tmp_path: Path) -> ServerData:
 
 @pytest.fixture
 def server(server_data: ServerData, tmp_path: Path) -> Iterator[Server]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": server_data.database_url,
@@ -273,7 +257,7 @@ def server(server_data: ServerData, tmp_path: Path) -> Iterator[Server]:
         "REGISTRA_RATE_LIMIT_ORG_REQUESTS": "100000",
     }
     process = subprocess.Popen(
-        _registra("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"),
+        registra("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -288,15 +272,7 @@ def server(server_data: ServerData, tmp_path: Path) -> Iterator[Server]:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # any worker left behind in its group
+    stop(process)
     if process.stdout:
         out = process.stdout.read().decode(errors="replace")
         assert "Traceback" not in out, out
