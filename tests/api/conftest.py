@@ -232,8 +232,9 @@ class Api:
         assert response.json()["error"] == code, response.json()
         return response.json()
 
-    def token(self, creds: Credentials) -> str:
-        response = self.call(
+    def grant(self, creds: Credentials) -> Any:
+        """The token endpoint's response to these credentials."""
+        return self.call(
             "POST",
             "/auth/token",
             data={
@@ -242,6 +243,9 @@ class Api:
                 "client_secret": creds.secret,
             },
         )
+
+    def token(self, creds: Credentials) -> str:
+        response = self.grant(creds)
         assert response.status_code == 200, response.json()
         return response.json()["access_token"]
 

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import REQUEST_ID_RE
-from tests.api.serving import free_port, registra, stop
+from tests.api.serving import free_port, prepare_sqlite, registra, stop
 
 BASE = "/api/v1"
 START_TIMEOUT = 60.0
@@ -86,18 +86,8 @@ def prepared(tmp_path: Path) -> Prepared:
         "REDIS_URL": "",
     }
 
-    def run(*args: str) -> str:
-        done = subprocess.run(
-            registra(*args), env=env, capture_output=True, text=True, timeout=120, check=False
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    run("migrate")
-    run("org", "create", "--slug", "faults", "--name", "Faults")
-    account = ["service-account", "create", "--org", "faults", "--name", "Reader"]
-    creds = json.loads(run(*account, "--scopes", "assets:read organization:read", "--json"))
-    return Prepared(env, database, creds["clientId"], creds["clientSecret"])
+    client_id, secret = prepare_sqlite(env, slug="faults", scopes="assets:read organization:read")
+    return Prepared(env, database, client_id, secret)
 
 
 def _start(env: dict[str, str], log: Path) -> Server:

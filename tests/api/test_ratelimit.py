@@ -120,35 +120,23 @@ def test_rate_limit_headers_on_every_response(
     assert response.headers["X-Request-Id"].startswith("req_")
 
 
-def _grant(api: Api, creds: Any) -> Any:
-    return api.call(
-        "POST",
-        "/auth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": creds.account.id,
-            "client_secret": creds.secret,
-        },
-    )
-
-
 @override_settings(REGISTRA_RATE_LIMIT_GRANTS_PER_CLIENT=4)
 def test_token_grants_are_limited_per_client_id(api: Api, cast: Cast) -> None:
-    responses = until_limited(lambda n: _grant(api, cast.reader), 4)
+    responses = until_limited(lambda n: api.grant(cast.reader), 4)
     assert_counted_down(responses, 4, "grant-client")
     # Wrong secrets count too: guessing one client's secret is slow.
-    wrong = _grant(api, type(cast.reader)(cast.reader.account, "not-the-secret"))
+    wrong = api.grant(type(cast.reader)(cast.reader.account, "not-the-secret"))
     assert wrong.status_code == 429
     # Another client from the same address still gets its tokens.
-    assert _grant(api, cast.org_reader).status_code == 200
+    assert api.grant(cast.org_reader).status_code == 200
 
 
 @override_settings(REGISTRA_RATE_LIMIT_GRANTS_PER_ADDRESS=3)
 def test_token_grants_are_limited_per_client_address(api: Api, cast: Cast) -> None:
     clients = [cast.reader, cast.org_reader, cast.other_reader]
-    responses = until_limited(lambda n: _grant(api, clients[n % 3]), 3)
+    responses = until_limited(lambda n: api.grant(clients[n % 3]), 3)
     assert_counted_down(responses, 3, "grant-address")
     # From another address the same clients get tokens.
     elsewhere = Client(REMOTE_ADDR="192.0.2.7")
     other = Api(elsewhere, api.contract)
-    assert _grant(other, cast.reader).status_code == 200
+    assert other.grant(cast.reader).status_code == 200
