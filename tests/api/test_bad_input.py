@@ -40,17 +40,23 @@ def test_a_body_over_the_limit_is_413(api: Api, cast: Cast, caplog: Any) -> None
 
 
 @override_settings(DATA_UPLOAD_MAX_NUMBER_FIELDS=5)
+@pytest.mark.parametrize("path", ["/assets", "/assets/{asset}", "/organization", "/auth/token"])
 def test_more_query_parameters_than_the_limit_is_400(
-    api: Api, reader_token: str, caplog: Any
+    api: Api, cast: Cast, caplog: Any, path: str
 ) -> None:
+    token = api.token(cast.org_reader if path == "/organization" else cast.reader)
+    url = path.format(asset="asset_01HXY3M4Q8Z9V2K7T5R6W1N0PA")
+    method = "POST" if path == "/auth/token" else "GET"
     params = {f"p{i}": "1" for i in range(6)}
-    response = api.call("GET", "/assets", token=reader_token, params=params)
+    response = api.call(method, url, token=token, params=params, data=_grant(cast))
     assert response.status_code == 400
     body = response.json()
     assert body["error"] == "validation"
     assert body["issues"] == [{"path": ["request"], "message": "has more fields than the limit"}]
     assert not [r for r in caplog.records if r.exc_info], "no stack trace in the log"
-    assert api.call("GET", "/assets", token=reader_token, params={"limit": "1"}).status_code == 200
+    assert AccessToken.objects.count() == 1  # only the one this test was granted
+    fewer = {"limit": "1"}
+    assert api.call(method, url, token=token, params=fewer, data=_grant(cast)).status_code != 400
 
 
 @override_settings(DATA_UPLOAD_MAX_NUMBER_FIELDS=3)

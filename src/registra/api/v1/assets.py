@@ -147,7 +147,7 @@ def list_readiness_assessments(
 
 @router.get(
     "/assets/{assetId}",
-    response={200: AssetOneOut, **errors_out(401, 403, 404, 429)},
+    response={200: AssetOneOut, **errors_out(400, 401, 403, 404, 429)},
     summary="Get one asset",
 )
 def get_asset(request: HttpRequest, assetId: str) -> HttpResponse:

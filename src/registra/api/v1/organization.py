@@ -17,7 +17,7 @@ router = Router(tags=["organization"], auth=BearerScope("organization:read"))
 
 @router.get(
     "/organization",
-    response={200: OrganizationOneOut, **errors_out(401, 403, 429)},
+    response={200: OrganizationOneOut, **errors_out(400, 401, 403, 429)},
     summary="Get the organization of the token",
 )
 def get_organization(request: HttpRequest) -> HttpResponse:

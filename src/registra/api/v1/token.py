@@ -42,6 +42,7 @@ TOKEN_REQUEST = {
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
+    request.GET  # noqa: B018  # the query-parameter limit holds here too (TooManyFieldsSent)
     try:
         raw = request.body
     except RequestDataTooBig:
