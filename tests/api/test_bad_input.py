@@ -132,3 +132,19 @@ def test_an_unknown_method_is_405_not_a_page(cast: Cast, reader_token: str) -> N
     )
     assert response.status_code == 405
     assert orjson.loads(response.content)["error"] == "method_not_allowed"
+
+
+def test_the_document_is_as_strict_as_the_api(openapi_document: dict[str, Any]) -> None:
+    # A request the document allows is never refused for it: the API's own rules are in it.
+    paths = openapi_document["paths"]
+    for path in (f"{BASE}/assets", f"{BASE}/assets/custody-assignments"):
+        params = {p["name"]: p["schema"] for p in paths[path]["get"]["parameters"]}
+        assert params["limit"]["minimum"] == 1
+        cursor = params["cursor"]
+        assert {"type": "string", "minLength": 1} in cursor.get("anyOf", [cursor])
+    body = paths[f"{BASE}/auth/token"]["post"]["requestBody"]["content"]["application/json"]
+    fields = body["schema"]["properties"]
+    assert fields["client_id"]["minLength"] == fields["client_secret"]["minLength"] == 1
+    for ops in paths.values():
+        for operation in ops.values():
+            assert "503" in operation["responses"], operation["operationId"]
