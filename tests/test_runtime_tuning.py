@@ -14,13 +14,12 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from registra.api.v1 import readers
+from registra.api.v1.records import ASSET
 from registra.assets.models import Asset
-from registra.assets.selectors import ASSET_COLUMNS, asset_row
 from registra.core.pgtime import UtcTimestamptzLoader
 from registra.core.timefmt import api_format
 from tests.cast import Cast, make_asset
-
-API_NAMES = [api for _, api in ASSET_COLUMNS[1:]]
 
 on_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the timestamp loader is for PostgreSQL connections"
@@ -117,5 +116,5 @@ def test_api_timestamps_from_the_database_match_api_format(cast: Cast) -> None:
     ]
     for value in values:
         Asset.objects.filter(id=asset.id).update(commissioned_at=value, updated_at=value)
-        row = dict(zip(("id", *API_NAMES), asset_row(cast.org.id, asset.id)[:-1], strict=True))
+        row = readers.as_records(ASSET, [readers.asset(cast.org.id, asset.id)])[0]
         assert row["commissionedAt"] == row["updatedAt"] == api_format(value), value

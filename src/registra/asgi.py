@@ -1,6 +1,5 @@
 """ASGI entry point used by ``registra serve``."""
 
-import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,8 +11,6 @@ from django.http import HttpRequest, HttpResponseBase
 
 # Idle request threads kept for reuse; more are made when more requests are in flight.
 IDLE_THREADS = 64
-# Threads serving hot-path requests (each holds a pooled database connection while it serves).
-HOT_THREADS = 4
 
 
 class SyncASGIHandler(ASGIHandler):
@@ -27,22 +24,13 @@ class SyncASGIHandler(ASGIHandler):
     uvicorn still serves the connections asynchronously; middleware, order, thread affinity
     within a request and the responses are unchanged.
 
-    Plain list GETs of API v1 go first to the hot path (``registra.api.v1.hotpath``), which
-    serves them on its own thread pool without Django's request cycle and hands back to Django
-    whatever it does not serve.
+    API v1 requests take the same route, then API v1's own lean chain
+    (``registra.api.v1.stack``).
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._idle: list[ThreadPoolExecutor] = []  # only touched on the event loop
-        self.hot: Any = None  # the hot path's server, when the settings allow it
-        self.hot_served = 0  # requests the hot path answered (only touched on the event loop)
-        from registra.api.v1 import hotpath  # imports models: only after django.setup()
-
-        if hotpath.enabled():
-            self.hot = hotpath.Server()
-            self._hot_accept = hotpath.accept
-            self._hot_threads = ThreadPoolExecutor(HOT_THREADS, thread_name_prefix="registra-hot")
 
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
@@ -53,8 +41,6 @@ class SyncASGIHandler(ASGIHandler):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
-        if self.hot is not None and await self._serve_hot(scope, send):
-            return
         worker = self._idle.pop() if self._idle else self._new_worker()
         try:
             async with ThreadSensitiveContext(executor=worker):
@@ -64,20 +50,6 @@ class SyncASGIHandler(ASGIHandler):
                 self._idle.append(worker)
             else:
                 worker.shutdown(wait=False)
-
-    async def _serve_hot(self, scope: dict[str, Any], send: Any) -> bool:
-        plan = self._hot_accept(scope)
-        if plan is None:
-            return False
-        loop = asyncio.get_running_loop()
-        response = await loop.run_in_executor(self._hot_threads, self.hot.serve_on_thread, plan)
-        if response is None:
-            return False
-        status, headers, body = response
-        self.hot_served += 1
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-        return True
 
     @staticmethod
     def _new_worker() -> ThreadPoolExecutor:

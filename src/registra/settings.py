@@ -115,19 +115,32 @@ INSTALLED_APPS = [
     "registra.web",
 ]
 
-# Security and clickjacking headers first, so every response carries them, the API's own 429s
-# included. registra/api/v1/hotpath.py reproduces this chain's responses: change it together.
+# ApiV1Dispatch first: it serves /api/v1 through API_V1_MIDDLEWARE and the API's own URLconf,
+# and passes everything else down this chain (registra/api/v1/stack.py, decision 0003). A
+# middleware added here runs for the web UI only; start-up logs a warning naming it unless it
+# is also in API_V1_MIDDLEWARE or known to be web-only.
 MIDDLEWARE = [
+    "registra.api.v1.stack.ApiV1Dispatch",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "registra.core.middleware.RequestIdMiddleware",
-    "registra.api.v1.middleware.ApiV1Middleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+]
+# The chain of every /api/v1 request. The request id, security and clickjacking headers first,
+# so every response carries them (an HTTPS redirect, the API's own 429s and envelopes too);
+# CommonMiddleware checks ALLOWED_HOSTS (and PREPEND_WWW, DISALLOWED_USER_AGENTS) after the
+# request is counted, and ApiV1Middleware turns its refusals into envelopes.
+API_V1_MIDDLEWARE = [
+    "registra.core.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "registra.api.v1.middleware.ApiV1Middleware",
+    "django.middleware.common.CommonMiddleware",
 ]
 
 ROOT_URLCONF = "registra.urls"
@@ -249,8 +262,10 @@ REGISTRA_CURSOR_TTL_SECONDS = _env_int("REGISTRA_CURSOR_TTL_SECONDS", 24 * 3600)
 REGISTRA_RATE_LIMIT_TOKEN_READS = _env_int("REGISTRA_RATE_LIMIT_TOKEN_READS", 600)
 REGISTRA_RATE_LIMIT_ORG_REQUESTS = _env_int("REGISTRA_RATE_LIMIT_ORG_REQUESTS", 3000)
 REGISTRA_RATE_LIMIT_WINDOW_SECONDS = 60
-# Serve plain list GETs straight from ASGI (registra/api/v1/hotpath.py); off: all through Django.
-REGISTRA_API_HOT_PATH = _env_bool("REGISTRA_API_HOT_PATH", True)
+# The token endpoint's own, tighter limits (grants per minute): per client id and per client
+# address, so guessing one client's secret or many clients' from one address is slow.
+REGISTRA_RATE_LIMIT_GRANTS_PER_CLIENT = _env_int("REGISTRA_RATE_LIMIT_GRANTS_PER_CLIENT", 10)
+REGISTRA_RATE_LIMIT_GRANTS_PER_ADDRESS = _env_int("REGISTRA_RATE_LIMIT_GRANTS_PER_ADDRESS", 30)
 
 # One JSON object per line on stderr: time (ISO 8601, UTC), level, logger, message, exc (the
 # traceback, when there is one) and every field the log call passed in ``extra=`` (Django's

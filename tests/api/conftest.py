@@ -14,14 +14,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import jsonschema_rs
-import orjson
 import pytest
-from django.http import HttpResponse
 from django.test import Client, override_settings
 from django.test.client import MULTIPART_CONTENT
 
-from registra.api.v1 import hotpath
-from registra.api.v1.listing import LISTS
 from registra.assets import services as asset_services
 from registra.core.timefmt import now
 from registra.organizations import services as org_services
@@ -82,7 +78,13 @@ ORGANIZATION_FIELDS = {"id", "slug", "name", "locale", "timezone"}
 NO_RATE_LIMITS = {
     "REGISTRA_RATE_LIMIT_TOKEN_READS": 1_000_000,
     "REGISTRA_RATE_LIMIT_ORG_REQUESTS": 1_000_000,
+    "REGISTRA_RATE_LIMIT_GRANTS_PER_CLIENT": 1_000_000,
+    "REGISTRA_RATE_LIMIT_GRANTS_PER_ADDRESS": 1_000_000,
 }
+TOKEN_PATH = f"{BASE}/auth/token"
+# The buckets X-RateLimit-Bucket may name: the token endpoint has its own grant buckets.
+READ_BUCKETS = {"token-read", "org"}
+GRANT_BUCKETS = READ_BUCKETS | {"grant-client", "grant-address"}
 
 
 class OpenApiContract:
@@ -160,7 +162,8 @@ def check_common(response: Any, contract: OpenApiContract, method: str, path: st
     assert REQUEST_ID_RE.match(request_id), f"bad X-Request-Id {request_id!r}"
     for name in RATE_LIMIT_HEADERS:
         assert response.headers.get(name, "").isdigit(), f"{name} missing or not a number"
-    assert response.headers.get("X-RateLimit-Bucket") in {"token-read", "org"}
+    buckets = GRANT_BUCKETS if path == TOKEN_PATH else READ_BUCKETS
+    assert response.headers.get("X-RateLimit-Bucket") in buckets
     assert response.headers["Content-Type"].startswith("application/json")
     body = response.json()
     if response.status_code >= 400:
@@ -200,7 +203,6 @@ class Api:
         if token is not None:
             extra["Authorization"] = f"Bearer {token}"
         handler = getattr(self.client, method.lower())
-        served = getattr(self.client, "served", 0)
         if method in {"GET", "HEAD"}:
             response = handler(url, data=params, headers=extra)
         else:
@@ -214,10 +216,6 @@ class Api:
             )
         if method != "HEAD":
             check_common(response, self.contract, method, url.split("?")[0])
-        if isinstance(self.client, HotClient) and method == "GET" and response.status_code == 200:
-            # Through the hot client, every good list read is the hot path's to serve.
-            is_list = url.split("?")[0] in HOT_PATHS
-            assert self.client.served == served + is_list, f"hot path did not serve {url}"
         return response
 
     def get(self, path: str, token: str | None = None, /, **params: Any) -> Any:
@@ -234,8 +232,9 @@ class Api:
         assert response.json()["error"] == code, response.json()
         return response.json()
 
-    def token(self, creds: Credentials) -> str:
-        response = self.call(
+    def grant(self, creds: Credentials) -> Any:
+        """The token endpoint's response to these credentials."""
+        return self.call(
             "POST",
             "/auth/token",
             data={
@@ -244,6 +243,9 @@ class Api:
                 "client_secret": creds.secret,
             },
         )
+
+    def token(self, creds: Credentials) -> str:
+        response = self.grant(creds)
         assert response.status_code == 200, response.json()
         return response.json()["access_token"]
 
@@ -259,88 +261,8 @@ class Api:
                 return
 
 
-HOT_PATHS = {spec.path for spec in LISTS}
-
-
-class HotResponse(HttpResponse):
-    """A hot-path response, readable like a test client's."""
-
-    def json(self) -> Any:
-        return orjson.loads(self.content)
-
-
-class HotClient:
-    """A test client that offers each GET to the hot path first, as ``registra.asgi`` does,
-    and sends what it declines to Django. It runs in the test's thread and transaction; the
-    ASGI glue around it is tested in ``tests/test_asgi.py``."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-        self.server = hotpath.Server()
-        self.served = 0
-        self.declined = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.client, name)
-
-    def get(
-        self, path: str, data: dict[str, Any] | None = None, headers: dict[str, str] | None = None
-    ) -> Any:
-        path, _, query = path.partition("?")
-        if data:
-            query = "&".join(filter(None, [query, urlencode(data, doseq=True)]))
-        response = self.offer(path, query.encode(), headers or {})
-        if response is None:
-            self.declined += 1
-            return self.client.get(f"{path}?{query}" if query else path, headers=headers)
-        self.served += 1
-        return response
-
-    def offer(
-        self, path: str, query: bytes, headers: dict[str, str], *, method: str = "GET"
-    ) -> HotResponse | None:
-        """The hot path's response, or None when it declines the request."""
-        scope = hot_scope(path, query, headers, method=method)
-        if not hotpath.enabled():
-            return None
-        plan = hotpath.accept(scope)
-        answer = self.server.serve(plan) if plan is not None else None
-        if answer is None:
-            return None
-        status, head, body = answer
-        response = HotResponse(body, status=status)
-        for name, value in head:
-            response.headers[name.decode("latin-1")] = value.decode("latin-1")
-        return response
-
-
-def hot_scope(
-    path: str, query: bytes, headers: dict[str, str], *, method: str = "GET"
-) -> dict[str, Any]:
-    """The ASGI scope uvicorn would pass for this request."""
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "root_path": "",
-        "headers": [(b"host", b"testserver")]
-        + [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
-
-
-@pytest.fixture(params=["django", "hot"])
-def api(request: pytest.FixtureRequest, client: Client, contract: OpenApiContract) -> Api:
-    """Each API test runs twice: through Django's request cycle, and through the hot path
-    (plain list GETs; it hands the rest to Django)."""
-    if request.param == "hot":
-        return Api(HotClient(client), contract)  # type: ignore[arg-type]
+@pytest.fixture
+def api(client: Client, contract: OpenApiContract) -> Api:
     return Api(client, contract)
 
 

@@ -545,7 +545,7 @@ def test_internal_error_is_an_envelope_without_internals(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError('SELECT "secret" FROM "assets_asset" -- /srv/registra/selectors.py')
 
-    monkeypatch.setattr("registra.assets.selectors._page", broken)
+    monkeypatch.setattr("registra.api.v1.readers.page", broken)
     response = api.client.get(f"{BASE}/assets", headers={"Authorization": f"Bearer {reader_token}"})
     assert response.status_code == 500
     body = response.json()

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from registra.assets.models import Asset
 from tests.api.conftest import WINDOW, Api, assert_counted_down, until_limited
@@ -118,3 +118,25 @@ def test_rate_limit_headers_on_every_response(
     assert reset % WINDOW == 0 and time.time() - 1 <= reset <= time.time() + WINDOW + 1
     assert response.headers["X-RateLimit-Bucket"] in {"token-read", "org"}
     assert response.headers["X-Request-Id"].startswith("req_")
+
+
+@override_settings(REGISTRA_RATE_LIMIT_GRANTS_PER_CLIENT=4)
+def test_token_grants_are_limited_per_client_id(api: Api, cast: Cast) -> None:
+    responses = until_limited(lambda n: api.grant(cast.reader), 4)
+    assert_counted_down(responses, 4, "grant-client")
+    # Wrong secrets count too: guessing one client's secret is slow.
+    wrong = api.grant(type(cast.reader)(cast.reader.account, "not-the-secret"))
+    assert wrong.status_code == 429
+    # Another client from the same address still gets its tokens.
+    assert api.grant(cast.org_reader).status_code == 200
+
+
+@override_settings(REGISTRA_RATE_LIMIT_GRANTS_PER_ADDRESS=3)
+def test_token_grants_are_limited_per_client_address(api: Api, cast: Cast) -> None:
+    clients = [cast.reader, cast.org_reader, cast.other_reader]
+    responses = until_limited(lambda n: api.grant(clients[n % 3]), 3)
+    assert_counted_down(responses, 3, "grant-address")
+    # From another address the same clients get tokens.
+    elsewhere = Client(REMOTE_ADDR="192.0.2.7")
+    other = Api(elsewhere, api.contract)
+    assert other.grant(cast.reader).status_code == 200

@@ -39,7 +39,7 @@ from tests.api.conftest import (
     until_limited,
 )
 from tests.cast import REASON, operator
-from tests.servers import free_port, registra, send, stop
+from tests.servers import free_port, prepare_sqlite, registra, send, stop
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 pytestmark = [
@@ -111,18 +111,8 @@ def _prepare_postgres() -> ServerData:
 
 
 def _prepare_sqlite(env: dict[str, str]) -> ServerData:
-    def run(*args: str) -> str:
-        done = subprocess.run(
-            registra(*args), env=env, capture_output=True, text=True, timeout=120, check=False
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    run("migrate")
-    run("org", "create", "--slug", "shared-counters", "--name", "Shared counters")
-    account = ["service-account", "create", "--org", "shared-counters", "--name", "Counter"]
-    creds = json.loads(run(*account, "--scopes", "assets:read", "--json"))
-    return ServerData(env["DATABASE_URL"], creds["clientId"], creds["clientSecret"])
+    client_id, secret = prepare_sqlite(env, slug="shared-counters", scopes="assets:read")
+    return ServerData(env["DATABASE_URL"], client_id, secret)
 
 
 # --- which worker served a connection (Linux /proc) ------------------------------------------

@@ -65,6 +65,18 @@ class Unprocessable(RegistraError):
     status = 422
 
 
+class PayloadTooLarge(RegistraError):
+    code = "payload_too_large"
+    status = 413
+
+
+class Unavailable(RegistraError):
+    """A part the request needs (the database, the shared counter store) is down."""
+
+    code = "unavailable"
+    status = 503
+
+
 class RateLimited(RegistraError):
     code = "rate_limited"
     status = 429

@@ -1,11 +1,10 @@
-"""Hand-written SQL for the reads every API request makes (the token lookup, list pages).
+"""Hand-written SQL for the reads every API request makes (the token lookup, the API's readers
+in ``api/v1/readers.py``), and the one function that runs them (``fetch``).
 
 Compiling the ORM's query for these cost more than running it (``docs/benchmarks.md``), so
-their selectors write the SQL themselves, with names from the models' ``_meta``. These helpers
-keep the two databases alike: parameters adapted as the ORM adapts them (so comparisons mean
-the same), timestamps returned aware and in UTC on both, as the ORM returns them, and
-timestamps the API shows returned as its text (``timefmt.api_format``): PostgreSQL formats
-them itself, which was the largest Python cost of a page; on SQLite ``fetch`` formats them.
+they write the SQL themselves, with names from the models' ``_meta``. These helpers keep the
+two databases alike: parameters adapted as the ORM adapts them (so comparisons mean the same),
+timestamps returned aware and in UTC on both, as the ORM returns them.
 
 ``fetch`` reads from API v1's read database (``core/db.py``: the replica when one is configured);
 a read that must see the latest writes, such as the token lookup, passes ``using=db.PRIMARY``."""
@@ -21,10 +20,6 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 
 from registra.core import db
-from registra.core.timefmt import api_format
-
-# The text of timefmt.api_format: UTC, milliseconds truncated (to_char's MS truncates), "Z".
-_PG_API_STAMP = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 
 def quoted(model: type[Model], *names: str) -> list[str]:
@@ -50,30 +45,20 @@ def param(value: Any, on: BaseDatabaseWrapper = connection) -> Any:
     return value
 
 
-def api_stamp(column: str) -> str:
-    """The select expression of a timestamp column the API shows, as its text; on SQLite the
-    column itself, which ``fetch`` formats (name it in ``api_stamps``)."""
-    if connection.vendor == "postgresql":
-        return _PG_API_STAMP.format(column)
-    return column
-
-
 def fetch(
     sql: str,
     params: Sequence[Any],
     *,
     datetimes: Sequence[int] = (),
-    api_stamps: Sequence[int] = (),
     using: str | None = None,
 ) -> list[tuple]:
-    """Rows of a query on the database ``using`` (default: API v1's read database): the columns
-    at ``datetimes`` as aware UTC datetimes, those at ``api_stamps`` (selected through
-    ``api_stamp``) as the API's text."""
+    """Rows of a query on the database ``using`` (default: API v1's read database), the columns
+    at ``datetimes`` as aware UTC datetimes."""
     on = connections[using or db.api_reads()]
     with on.cursor() as cursor:
         cursor.execute(sql, [param(p, on) for p in params])
         rows = cursor.fetchall()
-    if on.vendor != "sqlite" or not (datetimes or api_stamps):
+    if on.vendor != "sqlite" or not datetimes:
         return rows
     # SQLite stores naive UTC text, which Django's converter parses to naive datetimes.
     fixed = []
@@ -83,9 +68,5 @@ def fetch(
             v = values[i]
             if v is not None and v.tzinfo is None:
                 values[i] = v.replace(tzinfo=UTC)
-        for i in api_stamps:
-            v = values[i]
-            if v is not None:
-                values[i] = api_format(v if v.tzinfo else v.replace(tzinfo=UTC))
         fixed.append(tuple(values))
     return fixed

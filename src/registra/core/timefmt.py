@@ -18,7 +18,7 @@ _API_STAMP = "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ"
 def api_format(value: datetime | None) -> str | None:
     """``2026-05-25T14:08:33.000Z`` (milliseconds truncated); None stays None.
 
-    PostgreSQL writes the same text for the API's reads (``core/sql.py``, ``api_stamp``)."""
+    PostgreSQL writes the same text for the API's reads (``api/v1/readers.py``)."""
     if value is None:
         return None
     if value.tzinfo is not UTC:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.http import Http404, HttpRequest, HttpResponse
+from django.views.decorators.http import require_safe
 from ninja import NinjaAPI
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from registra.api.v1 import assets, errors, organization, token
 from registra.core.errors import RegistraError
-
-log = logging.getLogger("registra.api")
 
 api = NinjaAPI(
     title="Registra Assets API",
@@ -27,6 +24,8 @@ api = NinjaAPI(
     urls_namespace="api-v1",
     docs_url="/docs",
     openapi_url="/openapi.json",
+    # The document and the reference page answer GET and HEAD; other methods are 405.
+    docs_decorator=require_safe,
 )
 api.add_router("", token.router)
 api.add_router("", assets.router)
@@ -74,8 +73,5 @@ def _http(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 @api.exception_handler(Exception)
-def _internal(request: HttpRequest, exc: Exception) -> HttpResponse:
-    log.exception(
-        "unhandled error in API v1", extra={"request_id": getattr(request, "request_id", "")}
-    )
-    return errors.default_for_status(request, 500)
+def _failure(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return errors.from_failure(request, exc)

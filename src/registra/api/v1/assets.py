@@ -7,31 +7,34 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
-from registra.api.v1 import render
+from registra.api.v1 import readers
 from registra.api.v1.auth import BearerScope
 from registra.api.v1.errors import json_response
 from registra.api.v1.listing import (
     ASSESSMENTS,
     ASSETS,
-    CUSTODY,
+    CUSTODY_ASSIGNMENTS,
     DEFAULT_LIMIT,
+    MAX_LIMIT,
     ListSpec,
     page_response,
 )
-from registra.api.v1.schemas import (
-    READ_ERRORS,
+from registra.api.v1.records import (
+    ASSET,
     AssetListOut,
     AssetOneOut,
-    AssetStatusFilter,
     CustodyListOut,
-    CustodyStatusFilter,
-    ErrorOut,
-    FilterText,
     ReadinessListOut,
+)
+from registra.api.v1.schemas import (
+    READ_ERRORS,
+    AssetStatusFilter,
+    CustodyStatusFilter,
+    FilterText,
     ReadinessStateFilter,
     Timestamp,
+    errors_out,
 )
-from registra.assets import selectors
 from registra.core.errors import NotFound
 from registra.core.ids import is_id
 from registra.organizations.selectors import TokenContext
@@ -39,8 +42,16 @@ from registra.organizations.selectors import TokenContext
 SCOPE = "assets:read"
 router = Router(tags=["assets"], auth=BearerScope(SCOPE))
 
-LIMIT = Query(DEFAULT_LIMIT, description="Page size, 1-200 (larger values are clamped to 200).")
-CURSOR = Query(None, description="The nextCursor of the previous page, with the same filters.")
+LIMIT = Query(
+    DEFAULT_LIMIT,
+    ge=1,
+    description=f"Page size, 1-{MAX_LIMIT} (larger values are clamped to {MAX_LIMIT}).",
+)
+CURSOR = Query(
+    None,
+    min_length=1,
+    description="The nextCursor of the previous page, with the same filters.",
+)
 CREATED_AFTER = Query(None, description="Only records created after this timestamp.")
 UPDATED_AFTER = Query(None, description="Only records updated after this timestamp.")
 ASSET_KIND = Query(None, description="Only assets of this kind.")
@@ -96,7 +107,7 @@ def list_custody_assignments(
 ) -> HttpResponse:
     """Custody assignments newest first; filter to one asset with ``assetId``."""
     return _list(
-        CUSTODY,
+        CUSTODY_ASSIGNMENTS,
         request,
         limit,
         cursor,
@@ -136,7 +147,7 @@ def list_readiness_assessments(
 
 @router.get(
     "/assets/{assetId}",
-    response={200: AssetOneOut, **{s: ErrorOut for s in (401, 403, 404, 429, 500)}},
+    response={200: AssetOneOut, **errors_out(400, 401, 403, 404, 429)},
     summary="Get one asset",
 )
 def get_asset(request: HttpRequest, assetId: str) -> HttpResponse:
@@ -145,5 +156,5 @@ def get_asset(request: HttpRequest, assetId: str) -> HttpResponse:
     if not is_id(assetId, "asset"):
         # Malformed ids (control characters included) can't exist: no database round trip.
         raise NotFound(f"asset {assetId} not found")
-    row = selectors.asset_row(ctx.organization_id, assetId)
-    return json_response({"asset": render.records([row], selectors.ASSET_COLUMNS)[0]})
+    row = readers.asset(ctx.organization_id, assetId)
+    return json_response({"asset": readers.as_records(ASSET, [row])[0]})

@@ -1,10 +1,9 @@
-"""Shared list mechanics: the three list endpoints as data, limit clamping, filter binding,
-keyset pages and the next cursor. The ninja views and the hot path (``hotpath.py``) both serve
-lists through ``page_body``, so a page is built one way whichever path serves it."""
+"""List mechanics: the three list endpoints as data, limit clamping, filter binding, keyset
+pages and the next cursor."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -12,85 +11,46 @@ from typing import Any
 
 from django.http import HttpResponse
 
-from registra.api.v1 import render
+from registra.api.v1 import readers
 from registra.api.v1.errors import json_response
 from registra.api.v1.pagination import decode_cursor, encode_cursor
-from registra.api.v1.schemas import (
-    AssetStatusFilter,
-    CustodyStatusFilter,
-    FilterText,
-    ReadinessStateFilter,
-    Timestamp,
-)
-from registra.assets import selectors
-from registra.assets.selectors import Position
-from registra.core.errors import field_error
+from registra.api.v1.readers import Position
+from registra.api.v1.records import ASSESSMENT, ASSET, CUSTODY, Record
 from registra.core.timefmt import to_micros
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
-PageReader = Callable[..., list[tuple[Any, ...]]]
 
 
 @dataclass(frozen=True)
 class ListSpec:
-    """One list endpoint: its cursor binding name, response key, reader and columns, and its
-    filters as (query parameter, model lookup, parameter type)."""
+    """One list endpoint: its cursor binding name, response key and record, and its filters
+    as (query parameter, model lookup); the view's signature declares their types."""
 
-    path: str
     endpoint: str
     key: str
-    reader: PageReader
-    columns: Sequence[tuple[str, str]]
-    filters: tuple[tuple[str, str, Any], ...]
+    record: Record
+    filters: tuple[tuple[str, str], ...]
 
 
-_TIMES = (
-    ("createdAfter", "created_at__gt", Timestamp),
-    ("updatedAfter", "updated_at__gt", Timestamp),
-)
+_TIMES = (("createdAfter", "created_at__gt"), ("updatedAfter", "updated_at__gt"))
 ASSETS = ListSpec(
-    path="/api/v1/assets",
     endpoint="assets",
     key="assets",
-    reader=selectors.asset_page,
-    columns=selectors.ASSET_COLUMNS,
-    filters=(
-        ("status", "status", AssetStatusFilter),
-        ("assetKind", "asset_kind", FilterText),
-        *_TIMES,
-    ),
+    record=ASSET,
+    filters=(("status", "status"), ("assetKind", "asset_kind"), *_TIMES),
 )
-CUSTODY = ListSpec(
-    path="/api/v1/assets/custody-assignments",
+CUSTODY_ASSIGNMENTS = ListSpec(
     endpoint="custody-assignments",
     key="custodyAssignments",
-    reader=selectors.custody_page,
-    columns=selectors.CUSTODY_COLUMNS,
-    filters=(
-        ("assetId", "asset_id", FilterText),
-        ("status", "status", CustodyStatusFilter),
-        *_TIMES,
-    ),
+    record=CUSTODY,
+    filters=(("assetId", "asset_id"), ("status", "status"), *_TIMES),
 )
 ASSESSMENTS = ListSpec(
-    path="/api/v1/assets/readiness-assessments",
     endpoint="readiness-assessments",
     key="readinessAssessments",
-    reader=selectors.assessment_page,
-    columns=selectors.ASSESSMENT_COLUMNS,
-    filters=(
-        ("assetId", "asset_id", FilterText),
-        ("readinessState", "readiness_state", ReadinessStateFilter),
-        *_TIMES,
-    ),
+    record=ASSESSMENT,
+    filters=(("assetId", "asset_id"), ("readinessState", "readiness_state"), *_TIMES),
 )
-LISTS = (ASSETS, CUSTODY, ASSESSMENTS)
-
-
-def clamp_limit(limit: int) -> int:
-    if limit < 1:
-        raise field_error("limit", f"must be an integer from 1 to {MAX_LIMIT}")
-    return min(limit, MAX_LIMIT)
 
 
 def _lookup_value(value: Any) -> Any:
@@ -106,7 +66,7 @@ def lookups(spec: ListSpec, params: Mapping[str, Any]) -> dict[str, Any]:
     """The model lookups for the validated query parameters that were given."""
     return {
         lookup: _lookup_value(params[name])
-        for name, lookup, _ in spec.filters
+        for name, lookup in spec.filters
         if params.get(name) is not None
     }
 
@@ -126,7 +86,7 @@ def page_body(
 ) -> dict[str, Any]:
     """One page of a list as its JSON body; ``InvalidCursor`` or a validation error on bad
     input."""
-    limit = clamp_limit(limit)
+    limit = min(limit, MAX_LIMIT)  # the view refuses a limit below 1
     filters = lookups(spec, params)
     bound = binding(filters)
     after = None
@@ -134,12 +94,12 @@ def page_body(
         after = decode_cursor(
             cursor, organization_id=organization_id, endpoint=spec.endpoint, filters=bound
         )
-    rows = spec.reader(organization_id, filters=filters, after=after, limit=limit + 1)
+    rows = readers.page(spec.record, organization_id, filters=filters, after=after, limit=limit + 1)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        # Reader rows start with the id and end with the raw created_at.
+        # Page rows start with the id and end with the raw created_at.
         position = Position(created_at=last[-1], id=last[0])
         next_cursor = encode_cursor(
             organization_id=organization_id,
@@ -148,7 +108,7 @@ def page_body(
             position=position,
         )
     return {
-        spec.key: render.records(rows, spec.columns),
+        spec.key: readers.as_records(spec.record, rows),
         "pagination": {"nextCursor": next_cursor, "limit": limit},
     }
 

@@ -1,21 +1,22 @@
 """API v1 edge: bearer token resolution, rate limits with their headers on every response,
-and the error envelope for responses the framework makes itself (unknown paths, 405).
-
-The steps are plain functions of header values and the token, shared with the hot path
-(``hotpath.py``), so a request is authenticated and counted the same way on either path."""
+the error envelope for responses the framework makes itself (unknown paths, 405, a refused
+Host) and for a database or Redis that is down (503 ``unavailable``), and one log line per
+request with its status, request id and duration."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 
 from registra.api.v1 import errors, ratelimit
 from registra.core.errors import RateLimited
 from registra.organizations.selectors import TokenContext, access_token_resolve
 
-PREFIX = "/api/v1/"
+access_log = logging.getLogger("registra.api.access")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -67,34 +68,56 @@ def rate_headers(bucket: ratelimit.Bucket) -> dict[str, str]:
 
 
 class ApiV1Middleware:
-    """Runs only for ``/api/v1/`` paths; everything else passes straight through."""
+    """The API's edge in its own chain (``stack.py``): token, count, envelopes, one log line."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith(PREFIX):
-            return self.get_response(request)
-        raw = bearer_token(request.headers.get("Authorization", ""))
-        ctx = access_token_resolve(raw) if raw else None
-        request.api_token = ctx  # type: ignore[attr-defined]
-        address = request.META.get("REMOTE_ADDR") or "unknown"
-        bucket = count(ctx, address=address, method=request.method or "GET")
-        refused = refusal(bucket)
-        if refused is not None:
-            response = errors.from_exception(request, refused)
-        else:
-            response = self._envelope(request, self.get_response(request))
-        for name, value in rate_headers(bucket).items():
-            response[name] = value
+        started = time.perf_counter()
+        head = request.method == "HEAD"
+        if head:
+            # HEAD is GET without the body: same checks, count, headers and Content-Length.
+            request.method = "GET"
+        try:
+            response = self._respond(request)
+        except Exception as exc:  # the token lookup or the count failed: no Django page
+            response = errors.from_failure(request, exc)
         if not response.streaming and not response.has_header("Content-Length"):
             # Responses made here (429, the envelopes) don't pass CommonMiddleware, which
             # sets it on the others: every API response says its length.
             response["Content-Length"] = str(len(response.content))
+        if head:
+            response.content = b""
+        _log(request, response, started, head=head)
+        return response
+
+    def _respond(self, request: HttpRequest) -> HttpResponse:
+        raw = bearer_token(request.headers.get("Authorization", ""))
+        unavailable: Exception | None = None
+        try:
+            ctx = access_token_resolve(raw) if raw else None
+        except DatabaseError as exc:  # still counted, so the 503 carries the rate headers
+            ctx, unavailable = None, exc
+        request.api_token = ctx  # type: ignore[attr-defined]
+        address = request.META.get("REMOTE_ADDR") or "unknown"
+        bucket = count(ctx, address=address, method=request.method or "GET")
+        refused = refusal(bucket)
+        if unavailable is not None:
+            response = errors.from_failure(request, unavailable)
+        elif refused is not None:
+            response = errors.from_exception(request, refused)
+        else:
+            response = self._envelope(request, self.get_response(request))
+        # A view may have counted its own buckets too (the token endpoint's grants).
+        bucket = ratelimit.nearest_exhaustion([bucket, *getattr(request, "rate_buckets", [])])
+        for name, value in rate_headers(bucket).items():
+            response[name] = value
         return response
 
     @staticmethod
     def _envelope(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        """Django's own error pages (a refused Host, a 405 or 404 from ninja) as envelopes."""
         if response.status_code < 400 or response.get("Content-Type", "").startswith(
             "application/json"
         ):
@@ -103,3 +126,25 @@ class ApiV1Middleware:
         if "Allow" in response:
             replaced["Allow"] = response["Allow"]
         return replaced
+
+
+def _log(request: HttpRequest, response: HttpResponse, started: float, *, head: bool) -> None:
+    status = response.status_code
+    level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+    if not access_log.isEnabledFor(level):
+        return
+    method = "HEAD" if head else request.method
+    access_log.log(
+        level,
+        "%s %s %s",
+        method,
+        request.path,
+        status,
+        extra={
+            "method": method,
+            "path": request.path,
+            "status_code": status,
+            "request_id": getattr(request, "request_id", ""),
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        },
+    )

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 
-from registra.assets.selectors import Position
+from registra.api.v1.readers import Position
 from registra.core.errors import InvalidCursor
 from registra.core.timefmt import from_micros, to_micros
 

@@ -1,8 +1,10 @@
 """Fixed-window rate limits in the shared cache (Redis in production), so every server process
-counts against the same buckets: per token 600 reads/min, per organization 3000 requests/min."""
+counts against the same buckets: per token 600 reads/min, per organization 3000 requests/min,
+and for the token endpoint its own grants per client id (10/min) and per address (30/min)."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +19,7 @@ from django_redis.cache import RedisCache
 class Bucket:
     """The state of one bucket after this request was counted."""
 
-    name: str  # "token-read" | "org"
+    name: str  # "token-read" | "org" | "grant-client" | "grant-address"
     limit: int
     count: int
     reset: int  # unix seconds when the window ends
@@ -74,14 +76,37 @@ def _incr_all(cache_keys: list[str], timeout: int) -> list[int]:
 
 def count_request(*, token_key: str, organization_id: str | None, is_read: bool) -> list[Bucket]:
     """Count one request against its buckets; returns them (token bucket first)."""
-    window = settings.REGISTRA_RATE_LIMIT_WINDOW_SECONDS
-    start = int(time.time()) // window * window
     # (bucket name, counter key, limit)
     hits = []
     if is_read:
         hits.append(("token-read", f"t:{token_key}", settings.REGISTRA_RATE_LIMIT_TOKEN_READS))
     if organization_id is not None:
         hits.append(("org", f"o:{organization_id}", settings.REGISTRA_RATE_LIMIT_ORG_REQUESTS))
+    return _count(hits)
+
+
+def count_grant(*, client_id: str, address: str) -> list[Bucket]:
+    """Count one token grant against the token endpoint's own buckets."""
+    return _count(
+        [
+            # Hashed: a client id is caller input, a cache key must stay short and plain.
+            (
+                "grant-client",
+                f"gc:{_digest(client_id)}",
+                settings.REGISTRA_RATE_LIMIT_GRANTS_PER_CLIENT,
+            ),
+            ("grant-address", f"ga:{address}", settings.REGISTRA_RATE_LIMIT_GRANTS_PER_ADDRESS),
+        ]
+    )
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _count(hits: list[tuple[str, str, int]]) -> list[Bucket]:
+    window = settings.REGISTRA_RATE_LIMIT_WINDOW_SECONDS
+    start = int(time.time()) // window * window
     counts = _incr_all([f"rl:{key}:{start}" for _, key, _ in hits], window + 5)
     return [
         Bucket(name=name, limit=limit, count=count, reset=start + window)

@@ -1,5 +1,6 @@
-"""Response schemas for the OpenAPI document. Handlers render JSON directly (orjson) for
-speed; tests check that real responses match these schemas."""
+"""Parameter types and the shared response schemas of the OpenAPI document (the records'
+schemas come from their declarations in ``records.py``). Handlers render JSON directly
+(orjson) for speed; tests check that real responses match these schemas."""
 
 from __future__ import annotations
 
@@ -56,85 +57,11 @@ class ReadinessStateFilter(StrEnum):
     unknown = "unknown"
 
 
-class AssetOut(Schema):
-    id: str = Field(examples=["asset_01HXY3M4Q8Z9V2K7T5R6W1N0PA"])
-    assetKey: str
-    assetKind: str
-    displayName: str
-    description: str
-    sourceKind: str
-    status: AssetStatusFilter
-    custodianResponsibilityId: str | None
-    commissionedAt: datetime | None
-    decommissionedAt: datetime | None
-    createdAt: datetime
-    updatedAt: datetime
-
-
-class CustodyAssignmentOut(Schema):
-    id: str
-    assetId: str
-    assignmentKey: str
-    assignmentKind: str = Field(description="primary, secondary or loan")
-    subjectModuleKey: str
-    subjectResourceType: str
-    subjectResourceId: str
-    status: CustodyStatusFilter
-    startedAt: datetime
-    endedAt: datetime | None
-    createdAt: datetime
-    updatedAt: datetime
-
-
-class ReadinessAssessmentOut(Schema):
-    id: str
-    assetId: str
-    readinessAssessmentKey: str
-    assessmentKind: str
-    readinessState: ReadinessStateFilter
-    status: str = Field(description="scheduled, in-progress, completed or cancelled")
-    performedAt: datetime | None
-    performedByResponsibilityId: str | None
-    createdAt: datetime
-    updatedAt: datetime
-
-
 class PaginationOut(Schema):
     nextCursor: str | None = Field(
         description="Opaque cursor for the next page; null on the last page."
     )
     limit: int = Field(description="The page size used (requests above 200 are clamped).")
-
-
-class AssetListOut(Schema):
-    assets: list[AssetOut]
-    pagination: PaginationOut
-
-
-class AssetOneOut(Schema):
-    asset: AssetOut
-
-
-class CustodyListOut(Schema):
-    custodyAssignments: list[CustodyAssignmentOut]
-    pagination: PaginationOut
-
-
-class ReadinessListOut(Schema):
-    readinessAssessments: list[ReadinessAssessmentOut]
-    pagination: PaginationOut
-
-
-class OrganizationOut(Schema):
-    id: str
-    slug: str
-    name: str
-    locale: str
-    timezone: str
-
-
-class OrganizationOneOut(Schema):
-    organization: OrganizationOut
 
 
 class IssueOut(Schema):
@@ -145,7 +72,7 @@ class IssueOut(Schema):
 class ErrorOut(Schema):
     error: str = Field(
         description="validation, invalid_cursor, unauthenticated, forbidden, not_found, "
-        "method_not_allowed, rate_limited or internal"
+        "method_not_allowed, payload_too_large, rate_limited, internal or unavailable"
     )
     message: str
     requestId: str
@@ -159,10 +86,10 @@ class TokenOut(Schema):
     scope: str = Field(examples=["assets:read"])
 
 
-READ_ERRORS: dict[int, type[Schema]] = {
-    400: ErrorOut,
-    401: ErrorOut,
-    403: ErrorOut,
-    429: ErrorOut,
-    500: ErrorOut,
-}
+def errors_out(*statuses: int) -> dict[int, type[Schema]]:
+    """The error responses of an operation: these statuses, and 500 and 503, which any
+    operation may answer (503 when the database or Redis is down)."""
+    return {status: ErrorOut for status in (*statuses, 500, 503)}
+
+
+READ_ERRORS = errors_out(400, 401, 403, 429)

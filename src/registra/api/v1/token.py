@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, QueryDict
 from ninja import Router
 
+from registra.api.v1 import ratelimit
 from registra.api.v1.errors import json_response
-from registra.api.v1.schemas import ErrorOut, TokenOut
-from registra.core.errors import ValidationFailed
+from registra.api.v1.middleware import refusal
+from registra.api.v1.schemas import TokenOut, errors_out
+from registra.core.errors import PayloadTooLarge, ValidationFailed
 from registra.organizations.services import token_issue
 
 router = Router(tags=["auth"])
@@ -24,8 +28,12 @@ TOKEN_REQUEST = {
                 "required": ["grant_type", "client_id", "client_secret"],
                 "properties": {
                     "grant_type": {"type": "string", "enum": ["client_credentials"]},
-                    "client_id": {"type": "string", "examples": ["svc_01HXY3M4Q8Z9V2K7T5R6W1N0PA"]},
-                    "client_secret": {"type": "string"},
+                    "client_id": {
+                        "type": "string",
+                        "minLength": 1,
+                        "examples": ["svc_01HXY3M4Q8Z9V2K7T5R6W1N0PA"],
+                    },
+                    "client_secret": {"type": "string", "minLength": 1},
                 },
             }
         }
@@ -34,11 +42,29 @@ TOKEN_REQUEST = {
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
+    request.GET  # noqa: B018  # the query-parameter limit holds here too (TooManyFieldsSent)
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise PayloadTooLarge(
+            f"the request body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"
+        ) from None
     content_type = request.content_type or ""
     if content_type == "application/x-www-form-urlencoded":
-        return QueryDict(request.body).dict()
+        try:
+            return QueryDict(raw).dict()
+        except TooManyFieldsSent:
+            raise ValidationFailed(
+                "the body has too many fields",
+                issues=[
+                    {
+                        "path": ["body"],
+                        "message": f"has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields",
+                    }
+                ],
+            ) from None
     try:
-        body = orjson.loads(request.body or b"")
+        body = orjson.loads(raw or b"")
     except orjson.JSONDecodeError:
         raise ValidationFailed(
             "the body must be a JSON object",
@@ -70,9 +96,19 @@ def _require(body: dict[str, Any]) -> tuple[str, str]:
     return body["client_id"], body["client_secret"]
 
 
+def _count_grant(request: HttpRequest, client_id: str) -> None:
+    """The token endpoint's own limits, per client id and per address (429 when reached)."""
+    address = request.META.get("REMOTE_ADDR") or "unknown"
+    buckets = ratelimit.count_grant(client_id=client_id, address=address)
+    request.rate_buckets = buckets  # type: ignore[attr-defined]  # headers: ApiV1Middleware
+    refused = refusal(ratelimit.nearest_exhaustion(buckets))
+    if refused is not None:
+        raise refused
+
+
 @router.post(
     "/auth/token",
-    response={200: TokenOut, **{s: ErrorOut for s in (400, 401, 429, 500)}},
+    response={200: TokenOut, **errors_out(400, 401, 413, 429)},
     openapi_extra={"requestBody": TOKEN_REQUEST},
     summary="Get an access token (client credentials)",
     auth=None,
@@ -80,6 +116,7 @@ def _require(body: dict[str, Any]) -> tuple[str, str]:
 def issue_token(request: HttpRequest) -> HttpResponse:
     """Exchange a service account's client id and secret for a 900-second bearer token."""
     client_id, client_secret = _require(_body(request))
+    _count_grant(request, client_id)
     issued = token_issue(
         client_id=client_id,
         client_secret=client_secret,
