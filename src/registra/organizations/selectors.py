@@ -32,11 +32,8 @@ def organization_list() -> list[Organization]:
     return list(Organization.objects.order_by("slug"))
 
 
-def organization_get(organization_id: str, *, using: str = db.PRIMARY) -> Organization:
-    """The organization by id, read from the database ``using`` (``core/db.py``)."""
-    return first_or_404(
-        Organization.objects.using(using).filter(id=organization_id), "organization"
-    )
+def organization_get(organization_id: str) -> Organization:
+    return first_or_404(Organization.objects.filter(id=organization_id), "organization")
 
 
 def member_list(organization: Organization) -> list[Member]:

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
@@ -75,7 +76,9 @@ def exception_parts(exc: RegistraError, request_id: str) -> Parts:
 def failure_parts(exc: Exception, request_id: str) -> Parts:
     """The envelope for any exception a request ended with."""
     if isinstance(exc, RequestDataTooBig):
-        exc = PayloadTooLarge("the request body is over the size limit")
+        exc = PayloadTooLarge(
+            f"the request body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"
+        )
     elif isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
         exc = ValidationFailed(
             "too many fields",

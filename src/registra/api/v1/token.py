@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, QueryDict
 from ninja import Router
 
@@ -14,7 +14,7 @@ from registra.api.v1 import ratelimit
 from registra.api.v1.errors import json_response
 from registra.api.v1.middleware import refusal
 from registra.api.v1.schemas import TokenOut, errors_out
-from registra.core.errors import PayloadTooLarge, ValidationFailed
+from registra.core.errors import ValidationFailed
 from registra.organizations.services import token_issue
 
 router = Router(tags=["auth"])
@@ -43,12 +43,7 @@ TOKEN_REQUEST = {
 
 def _body(request: HttpRequest) -> dict[str, Any]:
     request.GET  # noqa: B018  # the query-parameter limit holds here too (TooManyFieldsSent)
-    try:
-        raw = request.body
-    except RequestDataTooBig:
-        raise PayloadTooLarge(
-            f"the request body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"
-        ) from None
+    raw = request.body  # over DATA_UPLOAD_MAX_MEMORY_SIZE: 413 (errors.failure_parts)
     content_type = request.content_type or ""
     if content_type == "application/x-www-form-urlencoded":
         try:
