@@ -20,6 +20,11 @@ access_log = logging.getLogger("registra.api.access")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def client_address(request: HttpRequest) -> str:
+    """The caller's address, as rate limits and audit events name it."""
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
 def bearer_token(header: str) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header value, or None."""
     scheme, _, value = header.partition(" ")
@@ -100,8 +105,7 @@ class ApiV1Middleware:
         except DatabaseError as exc:  # still counted, so the 503 carries the rate headers
             ctx, unavailable = None, exc
         request.api_token = ctx  # type: ignore[attr-defined]
-        address = request.META.get("REMOTE_ADDR") or "unknown"
-        bucket = count(ctx, address=address, method=request.method or "GET")
+        bucket = count(ctx, address=client_address(request), method=request.method or "GET")
         refused = refusal(bucket)
         if unavailable is not None:
             response = errors.from_failure(request, unavailable)

@@ -12,7 +12,7 @@ from ninja import Router
 
 from registra.api.v1 import ratelimit
 from registra.api.v1.errors import json_response
-from registra.api.v1.middleware import refusal
+from registra.api.v1.middleware import client_address, refusal
 from registra.api.v1.schemas import TokenOut, errors_out
 from registra.core.errors import ValidationFailed
 from registra.organizations.services import token_issue
@@ -91,9 +91,8 @@ def _require(body: dict[str, Any]) -> tuple[str, str]:
     return body["client_id"], body["client_secret"]
 
 
-def _count_grant(request: HttpRequest, client_id: str) -> None:
+def _count_grant(request: HttpRequest, client_id: str, address: str) -> None:
     """The token endpoint's own limits, per client id and per address (429 when reached)."""
-    address = request.META.get("REMOTE_ADDR") or "unknown"
     buckets = ratelimit.count_grant(client_id=client_id, address=address)
     request.rate_buckets = buckets  # type: ignore[attr-defined]  # headers: ApiV1Middleware
     refused = refusal(ratelimit.nearest_exhaustion(buckets))
@@ -111,12 +110,9 @@ def _count_grant(request: HttpRequest, client_id: str) -> None:
 def issue_token(request: HttpRequest) -> HttpResponse:
     """Exchange a service account's client id and secret for a 900-second bearer token."""
     client_id, client_secret = _require(_body(request))
-    _count_grant(request, client_id)
-    issued = token_issue(
-        client_id=client_id,
-        client_secret=client_secret,
-        client_address=request.META.get("REMOTE_ADDR", ""),
-    )
+    address = client_address(request)
+    _count_grant(request, client_id, address)
+    issued = token_issue(client_id=client_id, client_secret=client_secret, client_address=address)
     response = json_response(
         {
             "access_token": issued.access_token,
