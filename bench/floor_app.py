@@ -2,8 +2,9 @@
 
 A bare ASGI app (no framework, no auth, no rate limits) that reads the same rows as
 ``GET /api/v1/assets`` with the same keyset query (same columns, same order, same organization
-filter) through psycopg 3 and renders the same JSON shape with orjson. Served by uvicorn with the
-same options as ``registra serve``::
+filter) through psycopg 3 and renders the same JSON shape with orjson. Served by uvicorn, as in
+every run since decision 0002 (``registra serve`` has used Granian since 0008; this app under
+Granian's ASGI interface measured no faster, ``docs/benchmarks.md``), so the reference stays put::
 
     FLOOR_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/registra_bench \\
     FLOOR_ORGANIZATION_ID=org_... \\
@@ -57,7 +58,7 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 
 class Pool:
     """A fixed set of connections handed out through a queue (opened on first use, because
-    uvicorn runs with ``--lifespan off`` like ``registra serve``)."""
+    uvicorn runs with ``--lifespan off``)."""
 
     def __init__(self, size: int) -> None:
         self.size = size

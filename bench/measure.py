@@ -57,7 +57,7 @@ class WalkResult:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its descendants (uvicorn workers)."""
+    """User + system CPU time of a process and its descendants (server workers)."""
     tick = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
     times: dict[int, float] = {}

@@ -5,7 +5,7 @@
 
 Creates and migrates the database, loads the register once (``registra demo-data`` when it is
 available, else ``bench/load.py``), starts ``registra serve`` and the floor
-(``bench/floor_app.py`` under the same uvicorn, same worker count) on free loopback ports, and
+(``bench/floor_app.py`` under uvicorn, same worker count) on free loopback ports, and
 measures for each: wrk throughput and p50/p99 latency of the first page and of a deep page at
 concurrency 8, and the time to walk the whole register sequentially; for Registra also one
 asset (``GET /api/v1/assets/{id}``) at concurrency 1. Prints a table with
@@ -184,7 +184,7 @@ def registra_cmd(port: int, workers: int) -> list[str]:
 
 
 def floor_cmd(port: int, workers: int) -> list[str]:
-    # The same uvicorn options as registra.server.serve.
+    # The floor's server since 0002 (floor_app.py says why it stays).
     return [
         str(BIN / "uvicorn"),
         "floor_app:app",
@@ -459,7 +459,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--org", default="bench", help="organization slug (default bench)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--loader", choices=("auto", "demo-data", "bench"), default="auto")
-    p.add_argument("--workers", type=int, default=1, help="uvicorn workers for both servers")
+    p.add_argument("--workers", type=int, default=1, help="worker processes for both servers")
     p.add_argument("--threads", type=int, default=2, help="wrk threads")
     p.add_argument("--connections", type=int, default=8, help="wrk connections (concurrency)")
     p.add_argument("--duration", type=int, default=15, help="seconds per wrk run")

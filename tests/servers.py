@@ -107,6 +107,19 @@ def send(
     return conn.getresponse()
 
 
+def own_env(data_dir: Path, *, secret_key: str, **overrides: str) -> dict[str, str]:
+    """This process's environment for a server of a test's own: without the suite's databases
+    and Redis, with its own data folder and secret key, and ``overrides``."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "DATABASE_REPLICA_URL", "REDIS_URL"}  # the suite's
+    }
+    env.update(REGISTRA_DATA_DIR=str(data_dir), REGISTRA_SECRET_KEY=secret_key)
+    env.update(overrides)
+    return env
+
+
 def registra(*args: str) -> list[str]:
     """The ``registra`` command of this environment."""
     script = Path(sys.executable).with_name("registra")

@@ -132,6 +132,7 @@ def test_bad_flag_values_exit_with_usage_error(capsys: pytest.CaptureFixture[str
     for argv in (
         ["serve", "--port", "99999"],
         ["serve", "--workers", "0"],
+        ["serve", "--threads", "0"],
         ["demo-data", "--org", "x", "--assets", "many"],
     ):
         with pytest.raises(SystemExit) as exc:
@@ -153,3 +154,28 @@ def test_console_script_runs_migrate(tmp_path) -> None:  # type: ignore[no-untyp
     assert result.returncode == 0, result.stderr
     assert "database is up to date" in result.stdout
     assert (tmp_path / "registra.sqlite3").exists()
+
+
+def test_serve_refuses_more_threads_than_pooled_connections(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Refused before anything connects: the URL points at a closed port on purpose.
+    env = {
+        **os.environ,
+        "REGISTRA_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": "postgresql://postgres@127.0.0.1:9/none",
+        "REGISTRA_DB_POOL_SIZE": "3",
+    }
+    exe = os.path.join(os.path.dirname(sys.executable), "registra")
+    result = subprocess.run(
+        [exe, "serve", "--port", "8999", "--threads", "4"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "registra: error: --threads 4 is more than REGISTRA_DB_POOL_SIZE=3: each request thread "
+        "needs its own database connection; lower --threads or raise the pool size"
+    )
+    assert "Registra is starting" not in result.stdout

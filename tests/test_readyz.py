@@ -4,23 +4,15 @@ replaced, PostgreSQL or Redis on a closed loopback port. Always JSON; 503 names 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
-from tests.servers import Reply, Server, free_port, registra, serving
+from tests.servers import Reply, Server, free_port, own_env, registra, serving
 
 
 def _env(tmp_path: Path, **overrides: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "DATABASE_REPLICA_URL", "REDIS_URL"}  # the suite's
-    }
-    env.update(REGISTRA_DATA_DIR=str(tmp_path), REGISTRA_SECRET_KEY="readyz-tests-only")
-    env.update(overrides)
-    return env
+    return own_env(tmp_path, secret_key="readyz-tests-only", **overrides)
 
 
 def _migrated_sqlite(env: dict[str, str]) -> None:

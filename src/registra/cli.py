@@ -7,7 +7,7 @@ Examples::
     registra demo-data --org skyline-mro --assets 5000 --seed 7
     registra service-account create --org skyline-mro --name "Drift check" \
         --scopes "assets:read" --json
-    registra serve --host 127.0.0.1 --port 8000 --workers 2
+    registra serve --host 127.0.0.1 --port 8000 --workers 2 --threads 4
     registra audit verify --org skyline-mro
     registra audit checkpoint --org skyline-mro > skyline-mro-checkpoint.json
     registra audit verify --org skyline-mro --checkpoint skyline-mro-checkpoint.json
@@ -158,9 +158,16 @@ def cmd_tokens_purge_expired(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from registra.server import serve
+    from django.core.exceptions import ImproperlyConfigured
 
-    serve(host=args.host, port=args.port, workers=args.workers)
+    from registra.server import check_threads, serve
+
+    try:
+        check_threads(args.threads)
+    except ImproperlyConfigured as exc:
+        print(f"registra: error: {exc}", file=sys.stderr)
+        return 2
+    serve(host=args.host, port=args.port, workers=args.workers, threads=args.threads)
     return 0
 
 
@@ -207,7 +214,13 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the production HTTP server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_port, default=8000)
-    serve.add_argument("--workers", type=_positive_int, default=1)
+    serve.add_argument("--workers", type=_positive_int, default=1, help="processes (default 1)")
+    serve.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=4,
+        help="request threads per process (default 4; at most REGISTRA_DB_POOL_SIZE)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     aud = sub.add_parser("audit", help="audit log").add_subparsers(dest="audit_cmd", required=True)

@@ -100,6 +100,10 @@ if REGISTRA_CREDENTIAL_KEY and len(REGISTRA_CREDENTIAL_KEY) < 32:
     raise ImproperlyConfigured("REGISTRA_CREDENTIAL_KEY must be at least 32 characters")
 
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("REGISTRA_ALLOWED_HOSTS", "*").split(",")]
+# Peers whose X-Forwarded-For and X-Forwarded-Proto `registra serve` believes (registra/wsgi.py).
+FORWARDED_ALLOW_IPS = [
+    h.strip() for h in os.environ.get("REGISTRA_FORWARDED_ALLOW_IPS", "127.0.0.1").split(",")
+]
 
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
@@ -144,7 +148,6 @@ API_V1_MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "registra.urls"
-ASGI_APPLICATION = "registra.asgi.application"
 WSGI_APPLICATION = "registra.wsgi.application"
 AUTH_USER_MODEL = "organizations.Member"
 
@@ -195,7 +198,7 @@ def _database(
         }
         db["CONN_MAX_AGE"] = 0 if DEBUG else db.get("CONN_MAX_AGE", 60)
     elif (pool_size := _env_int("REGISTRA_DB_POOL_SIZE", 10)) > 0:
-        # Django's connections are per thread and ASGI requests run on many threads: persistent
+        # Django's connections are per thread and requests run on several threads: persistent
         # connections piled up (one per request thread) and CONN_MAX_AGE=0 paid a new connection
         # per request. One pool per server process serves every request thread. The timeout
         # bounds how long a request (and /readyz) waits for a database it cannot reach.
@@ -225,7 +228,7 @@ if REDIS_URL:
     CACHES = {
         "default": {
             # django-redis keeps one connection pool per Redis URL for the whole process (Django
-            # builds a cache object per request under ASGI; they all share it), and hands out
+            # builds a cache object per thread; they all share it), and hands out
             # its client for the rate-limit script (``get_redis_connection``).
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
