@@ -50,6 +50,16 @@ def active_primary(
     return (qs.select_for_update() if lock else qs).first()
 
 
+def custody_assignment_get(
+    organization: Organization, asset_id: str, custody_id: str
+) -> CustodyAssignment:
+    """One custody assignment of this asset; NotFound otherwise."""
+    found = CustodyAssignment.objects.filter(
+        organization=organization, asset_id=asset_id, id=custody_id
+    )
+    return first_or_404(found, f"custody assignment {custody_id}")
+
+
 def custody_history(organization: Organization, asset_id: str) -> list[CustodyAssignment]:
     return list(
         CustodyAssignment.objects.filter(organization=organization, asset_id=asset_id).order_by(

@@ -3,7 +3,7 @@ pages under ``/o/<slug>/``."""
 
 from django.urls import path
 
-from registra.web.views import register, session
+from registra.web.views import custody, register, session
 
 app_name = "web"
 urlpatterns = [
@@ -12,4 +12,17 @@ urlpatterns = [
     path("sign-out", session.SignOutView.as_view(), name="sign-out"),
     path("o/<slug:slug>/", register.register, name="register"),
     path("o/<slug:slug>/register.csv", register.export, name="register-export"),
+    path(
+        "o/<slug:slug>/assets/<str:asset_id>/custody/assign", custody.assign, name="custody-assign"
+    ),
+    path(
+        "o/<slug:slug>/assets/<str:asset_id>/custody/hand-off",
+        custody.hand_off,
+        name="custody-hand-off",
+    ),
+    path(
+        "o/<slug:slug>/assets/<str:asset_id>/custody/<str:custody_id>/end",
+        custody.end,
+        name="custody-end",
+    ),
 ]
