@@ -194,6 +194,12 @@ def register_page(
     return rows, (rows[-1][sort.field], rows[-1]["id"])
 
 
+def register_asset_ids(organization: Organization, flt: RegisterFilter, *, limit: int) -> list[str]:
+    """The ids of the first ``limit`` assets matching the filter (a bulk action's batch)."""
+    ids = register_assets(organization, flt).order_by("id").values_list("id", flat=True)
+    return list(ids[:limit])
+
+
 def register_export_rows(
     organization: Organization, flt: RegisterFilter, sort: RegisterSort
 ) -> Iterator[tuple[Any, ...]]:

@@ -3,7 +3,7 @@ pages under ``/o/<slug>/``."""
 
 from django.urls import path
 
-from registra.web.views import custody, register, session
+from registra.web.views import bulk, custody, register, session
 
 app_name = "web"
 urlpatterns = [
@@ -12,6 +12,7 @@ urlpatterns = [
     path("sign-out", session.SignOutView.as_view(), name="sign-out"),
     path("o/<slug:slug>/", register.register, name="register"),
     path("o/<slug:slug>/register.csv", register.export, name="register-export"),
+    path("o/<slug:slug>/bulk/status", bulk.change_status, name="register-bulk-status"),
     path(
         "o/<slug:slug>/assets/<str:asset_id>/custody/assign", custody.assign, name="custody-assign"
     ),

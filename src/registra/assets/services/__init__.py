@@ -10,6 +10,7 @@ from registra.assets.services._common import (
     custody_fields,
 )
 from registra.assets.services.assets import (
+    asset_bulk_change_status,
     asset_bulk_create,
     asset_bulk_decommission,
     asset_bulk_update,
@@ -36,6 +37,7 @@ __all__ = [
     "ASSET_KEY_RE",
     "RECORD_KEY_RE",
     "assessment_fields",
+    "asset_bulk_change_status",
     "asset_bulk_create",
     "asset_bulk_decommission",
     "asset_bulk_update",
