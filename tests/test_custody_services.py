@@ -520,7 +520,7 @@ def test_custody_hand_off_of_a_not_ready_asset_needs_an_override(cast):
     current = _assign(cast, asset, cast.technician)
     # The organization starts requiring inspections of vehicles: the holder keeps the
     # vehicle, but handing it on now needs an override.
-    org_services.organization_set_readiness_requirements(
+    services.organization_set_readiness_requirements(
         organization=cast.org,
         actor=operator(cast.org),
         reason=REASON,

@@ -231,7 +231,7 @@ def test_asset_readiness_follows_the_organizations_requirements(cast):
     calibrate(cast.org, asset)
     assert selectors.asset_readiness(cast.org, asset, at=now()).is_ready
 
-    org_services.organization_set_readiness_requirements(
+    services.organization_set_readiness_requirements(
         organization=cast.org,
         actor=operator(cast.org),
         reason=REASON,

@@ -134,7 +134,7 @@ ROWS: dict[str, Row] = {
     ),
     "organization_set_readiness_requirements": Row(
         C,
-        lambda c, a, _: OS.organization_set_readiness_requirements(
+        lambda c, a, _: AS.organization_set_readiness_requirements(
             **_in(c, a), requirements={"vehicle": ["inspection"]}
         ),
     ),

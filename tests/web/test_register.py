@@ -14,9 +14,10 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from registra.assets import services as asset_services
 from registra.assets.models import Asset
 from registra.organizations.models import Member
-from tests.cast import Cast, make_asset
+from tests.cast import REASON, Cast, calibrate, make_asset, operator
 
 pytestmark = pytest.mark.django_db
 ROW_KEY = re.compile(r'<td class="key">([^<]+)</td>')
@@ -143,8 +144,9 @@ def test_the_list_page_runs_a_fixed_number_of_queries(cast: Cast, viewer: Client
     few = count()
     for i in range(5, 60):
         make_asset(cast.org, f"Q-{i}")
-    # session, member, organization, membership, the page, the kinds
-    assert count() == few == 6
+    # session, member, organization, membership, the page (readiness joined), and the options
+    # of the kind, holder and custodian filters
+    assert count() == few == 8
 
 
 def _export(client: Client, **query: str) -> tuple[list[str], list[list[str]], str]:
@@ -181,3 +183,26 @@ def test_export_times_are_in_the_organizations_time_zone(cast: Cast, viewer: Cli
     created = datetime.fromisoformat(rows[0][9])
     assert created.utcoffset() is not None and created.utcoffset().total_seconds() in (3600, 7200)
     assert created == asset.created_at.replace(microsecond=0)
+
+
+def test_filters_by_computed_readiness_holder_and_custodian(cast: Cast, viewer: Client) -> None:
+    ready = make_asset(cast.org, "R-OK")
+    calibrate(cast.org, ready)
+    make_asset(cast.org, "R-NEVER")  # a calibrated tool never calibrated: not ready
+    soon = make_asset(cast.org, "R-SOON")
+    calibrate(cast.org, soon, days_valid=10)  # due within the 30-day window
+    asset_services.custody_assign(
+        organization=cast.org,
+        actor=operator(cast.org),
+        reason=REASON,
+        asset_id=ready.id,
+        member_id=cast.technician.id,
+    )
+    get = lambda **q: _keys(viewer.get("/o/skyline-mro/", q).content.decode())  # noqa: E731
+    assert get(readiness="ready") == ["R-OK", "R-SOON"]
+    assert get(readiness="not-ready") == ["R-NEVER"]
+    assert get(readiness="due-soon") == ["R-SOON"]
+    assert get(readiness="overdue") == []
+    assert get(holder=cast.technician.id) == ["R-OK"]
+    page = viewer.get("/o/skyline-mro/", {"q": "R-NEVER"}).content.decode()
+    assert '<span class="readiness readiness-not-ready">Not ready</span>' in page

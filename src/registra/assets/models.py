@@ -209,3 +209,33 @@ class ReadinessAssessment(models.Model):
 
     def __str__(self) -> str:
         return self.readiness_assessment_key
+
+
+class AssetReadiness(models.Model):
+    """The computed readiness of each asset (SPEC section 3), kept by the services in the same
+    transaction as every write it depends on, so the register list, its filters and the
+    dashboard read it at a million assets without recomputing it.
+
+    ``state`` and ``reasons`` are as computed at ``computed_at``. A ready asset stays ready until
+    ``next_due`` (the earliest due date of its required assessments; None: none is due), so
+    readiness at any later moment is ``state == ready and (next_due is None or next_due > now)``
+    without a write when a due date passes (``assets.selectors.readiness_now``)."""
+
+    asset = models.OneToOneField(
+        Asset, on_delete=models.CASCADE, primary_key=True, related_name="readiness"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    state = models.CharField(max_length=24, choices=ReadinessState.choices)
+    reasons = models.JSONField(default=list, blank=True)
+    next_due = models.DateTimeField(null=True, blank=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "state", "next_due"], name="readiness_now"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.asset_id}: {self.state}"

@@ -82,3 +82,22 @@ def compute_readiness(
         if (reason := _kind_reason(kind, latest_completed(assessments, kind, at), at))
     ]
     return Readiness(ReadinessState.NOT_READY if reasons else ReadinessState.READY, reasons)
+
+
+def next_due(
+    *,
+    asset_kind: str,
+    requirements: Mapping[str, list[str]],
+    assessments: Iterable[AssessmentLike],
+    at: datetime,
+) -> datetime | None:
+    """The earliest due date (``valid_until``) of the asset's current required assessments:
+    when a ready asset stops being ready without anything being written. None: none is due."""
+    assessments = list(assessments)
+    dues = [
+        current.valid_until
+        for kind in requirements.get(asset_kind, [])
+        if (current := latest_completed(assessments, kind, at)) is not None
+        and current.valid_until is not None
+    ]
+    return min(dues) if dues else None

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
-from registra.assets.choices import AssignmentKind, CustodyStatus
+from registra.assets.choices import AssetStatus, AssignmentKind, CustodyStatus, ReadinessState
 from registra.assets.models import Asset, CustodyAssignment, ReadinessAssessment
 from registra.assets.readiness import Readiness, compute_readiness
 from registra.core.queries import first_or_404, rows_in
@@ -30,6 +31,18 @@ def asset_keys_taken(organization: Organization, asset_keys: list[str]) -> set[s
     """Which of these asset keys are already registered in the organization."""
     keys = Asset.objects.filter(organization=organization).values_list("asset_key", flat=True)
     return set(rows_in(keys, "asset_key", asset_keys))
+
+
+def assets_for_readiness(organization: Organization, asset_ids: Iterable[str]) -> list[Asset]:
+    """These assets of the organization with only what readiness depends on (status, kind)."""
+    assets = Asset.objects.filter(organization=organization).only("id", "status", "asset_kind")
+    return list(rows_in(assets, "id", list(asset_ids)))
+
+
+def assets_of_kind(organization: Organization, asset_kind: str) -> Iterator[Asset]:
+    """Every asset of one kind, streamed (readiness recomputed when requirements change)."""
+    assets = Asset.objects.filter(organization=organization, asset_kind=asset_kind)
+    return assets.only("id", "status", "asset_kind").iterator(chunk_size=2000)
 
 
 def assets_for_update(organization: Organization, asset_ids: list[str]) -> list[Asset]:
@@ -121,17 +134,70 @@ REGISTER_COLUMNS = (
     "decommissioned_at",
     "created_at",
     "updated_at",
+    "readiness__state",
+    "readiness__next_due",
 )
+
+
+# Readiness filters of the register list and the dashboard (``readiness_q``).
+READINESS_FILTERS = {
+    "ready": "Ready",
+    "not-ready": "Not ready",
+    "due-soon": "Due soon",
+    "overdue": "Overdue",
+}
+
+
+def readiness_q(choice: str, *, at: datetime, due_soon_days: int) -> Q:
+    """Assets by readiness at ``at``, from the stored ``AssetReadiness``: ready until its next
+    due date; overdue or due soon by that date (active assets only)."""
+    ready = Q(readiness__state=ReadinessState.READY) & (
+        Q(readiness__next_due__isnull=True) | Q(readiness__next_due__gt=at)
+    )
+    active = Q(status=AssetStatus.ACTIVE)
+    if choice == "ready":
+        return ready
+    if choice == "not-ready":
+        return ~ready
+    if choice == "overdue":
+        return active & Q(readiness__next_due__lte=at)
+    if choice == "due-soon":
+        soon = at + timedelta(days=due_soon_days)
+        return active & Q(readiness__next_due__gt=at, readiness__next_due__lte=soon)
+    raise ValueError(f"unknown readiness filter {choice!r}")
+
+
+def readiness_now(state: str | None, next_due: datetime | None, at: datetime) -> str:
+    """A stored readiness (``AssetReadiness.state`` and ``next_due``) at ``at``."""
+    if state == ReadinessState.READY and (next_due is None or next_due > at):
+        return ReadinessState.READY
+    return ReadinessState.NOT_READY
+
+
+def holder_q(member_id: str) -> Q:
+    """Assets whose active primary custody is held by this member."""
+    held = CustodyAssignment.objects.filter(
+        asset_id=OuterRef("pk"),
+        status=CustodyStatus.ACTIVE,
+        assignment_kind=AssignmentKind.PRIMARY,
+        subject_resource_id=member_id,
+    )
+    return Q(Exists(held))
 
 
 @dataclass(frozen=True)
 class RegisterFilter:
-    """What the register list shows: a search and equality filters (empty means any)."""
+    """What the register list shows: a search and equality filters (empty means any), the
+    computed readiness (a key of ``READINESS_FILTERS``), the current holder (a member id) and
+    the custodian responsibility (its id)."""
 
     search: str = ""
     status: str = ""
     kind: str = ""
     source: str = ""
+    readiness: str = ""
+    holder: str = ""
+    custodian: str = ""
 
 
 @dataclass(frozen=True)
@@ -150,9 +216,18 @@ class RegisterSort:
         return f"{sign}{self.field}", f"{sign}id"
 
 
-def register_assets(organization: Organization, flt: RegisterFilter) -> QuerySet[Asset]:
-    """The organization's assets that match the filter (unordered)."""
+def register_assets(
+    organization: Organization, flt: RegisterFilter, *, at: datetime | None = None
+) -> QuerySet[Asset]:
+    """The organization's assets that match the filter at ``at`` (default now), unordered."""
     assets = Asset.objects.filter(organization=organization)
+    if flt.readiness:
+        at = at or timezone.now()
+        assets = assets.filter(
+            readiness_q(flt.readiness, at=at, due_soon_days=organization.due_soon_days)
+        )
+    if flt.holder:
+        assets = assets.filter(holder_q(flt.holder))
     if flt.search:
         s = flt.search
         assets = assets.filter(
@@ -165,6 +240,7 @@ def register_assets(organization: Organization, flt: RegisterFilter) -> QuerySet
         ("status", flt.status),
         ("asset_kind", flt.kind),
         ("source_kind", flt.source),
+        ("custodian_responsibility_id", flt.custodian),
     ):
         if value:
             assets = assets.filter(**{field: value})
@@ -188,6 +264,9 @@ def register_page(
             Q(**{f"{sort.field}__{op}": value}) | Q(**{sort.field: value, f"id__{op}": last_id})
         )
     rows = list(assets.order_by(*sort.order()).values(*REGISTER_COLUMNS)[: limit + 1])
+    at = timezone.now()
+    for row in rows:
+        row["readiness"] = readiness_now(row["readiness__state"], row["readiness__next_due"], at)
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
@@ -203,10 +282,13 @@ def register_asset_ids(organization: Organization, flt: RegisterFilter, *, limit
 def register_export_rows(
     organization: Organization, flt: RegisterFilter, sort: RegisterSort
 ) -> Iterator[tuple[Any, ...]]:
-    """Every matching asset as a tuple of ``REGISTER_COLUMNS``, streamed from the database in
-    chunks (a million rows never sit in memory at once)."""
-    assets = register_assets(organization, flt).order_by(*sort.order())
-    return assets.values_list(*REGISTER_COLUMNS).iterator(chunk_size=2000)
+    """Every matching asset as a tuple of ``REGISTER_COLUMNS``, the stored readiness as it is
+    now (its state, then its next due date), streamed from the database in chunks (a million
+    rows never sit in memory at once)."""
+    at = timezone.now()
+    assets = register_assets(organization, flt, at=at).order_by(*sort.order())
+    for row in assets.values_list(*REGISTER_COLUMNS).iterator(chunk_size=2000):
+        yield (*row[:-2], readiness_now(row[-2], row[-1], at), row[-1])
 
 
 def register_kinds(organization: Organization) -> list[str]:

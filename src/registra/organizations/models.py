@@ -47,6 +47,8 @@ class Organization(models.Model):
     require_mfa = models.BooleanField(default=False)
     # asset kind -> assessment kinds it needs to be ready: {"calibrated-tool": ["calibration"]}
     readiness_requirements = models.JSONField(default=dict, blank=True)
+    # A required assessment due within this many days is "due soon" (dashboard, register filter).
+    due_soon_days = models.PositiveSmallIntegerField(default=30)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 

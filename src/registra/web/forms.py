@@ -11,7 +11,12 @@ from django.core import signing
 from django.http import HttpRequest
 
 from registra.assets.choices import AssetStatus
-from registra.assets.selectors import REGISTER_SORTS, RegisterFilter, RegisterSort
+from registra.assets.selectors import (
+    READINESS_FILTERS,
+    REGISTER_SORTS,
+    RegisterFilter,
+    RegisterSort,
+)
 from registra.organizations.models import Member
 
 SIGN_IN_REFUSED = "Email or password is not correct."
@@ -52,6 +57,10 @@ def _sort_choices() -> list[tuple[str, str]]:
     return [(c, c) for name in REGISTER_SORTS for c in (name, f"-{name}")]
 
 
+# The query parameters of the register's filter (its form's fields but sort and position).
+FILTER_FIELDS = ("q", "status", "kind", "source", "readiness", "holder", "custodian")
+
+
 class RegisterQuery(forms.Form):
     """The register list's whole state, as the URL carries it."""
 
@@ -61,13 +70,26 @@ class RegisterQuery(forms.Form):
     )
     kind = forms.CharField(label="Kind", required=False, max_length=64)
     source = forms.CharField(label="Source", required=False, max_length=64)
+    readiness = forms.ChoiceField(
+        label="Readiness",
+        required=False,
+        choices=[("", "Any readiness"), *READINESS_FILTERS.items()],
+    )
+    holder = forms.CharField(label="Holder", required=False, max_length=40)
+    custodian = forms.CharField(label="Custodian responsibility", required=False, max_length=40)
     sort = forms.ChoiceField(label="Sort", required=False, choices=_sort_choices())
     after = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
 
     def filter(self) -> RegisterFilter:
         d = self.cleaned_data
         return RegisterFilter(
-            search=d["q"].strip(), status=d["status"], kind=d["kind"], source=d["source"]
+            search=d["q"].strip(),
+            status=d["status"],
+            kind=d["kind"],
+            source=d["source"],
+            readiness=d["readiness"],
+            holder=d["holder"],
+            custodian=d["custodian"],
         )
 
     def register_sort(self) -> RegisterSort:
@@ -112,4 +134,14 @@ class RegisterQuery(forms.Form):
 
     def _binding(self) -> list[str]:
         flt, sort = self.filter(), self.register_sort()
-        return [flt.search, flt.status, flt.kind, flt.source, sort.column, str(sort.descending)]
+        return [
+            flt.search,
+            flt.status,
+            flt.kind,
+            flt.source,
+            flt.readiness,
+            flt.holder,
+            flt.custodian,
+            sort.column,
+            str(sort.descending),
+        ]

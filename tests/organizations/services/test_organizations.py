@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from registra.assets import services as asset_services
 from registra.core.audit import verify_chain
 from registra.core.errors import (
     Conflict,
@@ -128,7 +129,7 @@ def test_organization_create_names_the_invalid_field(db, field, overrides):
 def test_organization_set_readiness_requirements(cast):
     mark = _mark(cast.org)
 
-    org = services.organization_set_readiness_requirements(
+    org = asset_services.organization_set_readiness_requirements(
         organization=cast.org,
         actor=cast.actor(cast.admin),
         reason=REASON,
@@ -148,7 +149,7 @@ def test_organization_set_readiness_requirements(cast):
     assert event.diff["after"] == {"readinessRequirements": expected}
 
     with pytest.raises(ValidationFailed):
-        services.organization_set_readiness_requirements(
+        asset_services.organization_set_readiness_requirements(
             organization=cast.org,
             actor=operator(cast.org),
             reason=REASON,

@@ -26,6 +26,7 @@ from registra.assets.services.custody import (
     custody_hand_off,
 )
 from registra.assets.services.readiness import (
+    organization_set_readiness_requirements,
     readiness_bulk_record,
     readiness_cancel,
     readiness_complete,
@@ -51,6 +52,7 @@ __all__ = [
     "custody_end",
     "custody_fields",
     "custody_hand_off",
+    "organization_set_readiness_requirements",
     "readiness_bulk_record",
     "readiness_cancel",
     "readiness_complete",

@@ -25,6 +25,7 @@ from registra.assets.services._common import (
     _responsibility,
     asset_fields,
 )
+from registra.assets.services._readiness_model import refresh_readiness
 from registra.assets.services.custody import _end_pending
 from registra.core import audit, bulk, validation
 from registra.core.audit import Actor, PendingEvent
@@ -83,6 +84,7 @@ def asset_bulk_create(
         raise validation.merge(errors)
     _ensure_unique_keys(organization, [a.asset_key for a in assets])
     bulk.insert_many(Asset, assets)
+    refresh_readiness(organization, assets, at, new=True)
     audit.record_many(
         organization_id=organization.id,
         actor=actor,
@@ -167,6 +169,7 @@ def asset_bulk_update(
         events.append(PendingEvent("asset.updated", "asset", asset.id, b, a))
     if changed:
         bulk.update_many(Asset, changed, [*UPDATABLE, "updated_at"])
+        refresh_readiness(organization, changed, at)  # the kind may have changed
         audit.record_many(
             organization_id=organization.id, actor=actor, reason=reason, events=events, at=at
         )
@@ -221,6 +224,7 @@ def asset_bulk_change_status(
         events.append(PendingEvent("asset.status-changed", "asset", asset.id, b, a))
     changed = [assets[i] for i in ids]
     bulk.update_many(Asset, changed, ["status", "commissioned_at", "updated_at"])
+    refresh_readiness(organization, changed, at)
     audit.record_many(
         organization_id=organization.id, actor=actor, reason=reason, events=events, at=at
     )
@@ -310,6 +314,7 @@ def asset_bulk_decommission(
             events.append(_end_pending(c, when, at))
             ended.append(c)
     bulk.update_many(Asset, list(assets.values()), _DECOMMISSION_FIELDS)
+    refresh_readiness(organization, assets.values(), at)
     bulk.update_many(CustodyAssignment, ended, ["status", "ended_at", "updated_at"])
     audit.record_many(
         organization_id=organization.id, actor=actor, reason=reason, events=events, at=at

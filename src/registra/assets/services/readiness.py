@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from registra.assets import selectors
 from registra.assets.choices import (
     ASSESSMENT_TRANSITIONS,
     AssessmentStatus,
@@ -29,6 +30,7 @@ from registra.assets.services._common import (
     _snapshot,
     assessment_fields,
 )
+from registra.assets.services._readiness_model import refresh_readiness
 from registra.core import audit, bulk, validation
 from registra.core.audit import Actor, PendingEvent
 from registra.core.errors import Conflict, Unprocessable, field_error
@@ -37,6 +39,7 @@ from registra.core.queries import first_or_404
 from registra.core.timefmt import now
 from registra.organizations.models import Organization
 from registra.organizations.policy import Permission, require
+from registra.organizations.services.organizations import clean_requirements
 
 # --- readiness -----------------------------------------------------------------------------
 
@@ -131,6 +134,9 @@ def _transition(
     for name, value in values.items():
         setattr(r, name, value)
     r.save()
+    refresh_readiness(
+        organization, selectors.assets_for_readiness(organization, [r.asset_id]), r.updated_at
+    )
     audit.record(
         organization_id=organization.id,
         actor=actor,
@@ -255,6 +261,7 @@ def readiness_bulk_record(
             bulk.insert_many(ReadinessAssessment, rows)
     except IntegrityError as exc:
         raise Conflict("a readiness assessment key is taken") from exc
+    refresh_readiness(organization, selectors.assets_for_readiness(organization, statuses), at)
     audit.record_many(
         organization_id=organization.id,
         actor=actor,
@@ -324,3 +331,36 @@ def _assessment_row(
         created_at=r.get("created_at") or at,
         updated_at=r.get("updated_at") or at,
     )
+
+
+# --- requirements --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def organization_set_readiness_requirements(
+    *, organization: Organization, actor: Actor, reason: str, requirements: dict[str, list[str]]
+) -> Organization:
+    """Set which assessment kinds each asset kind needs to be ready; the readiness of every
+    asset of a kind whose requirements changed is computed again in the same transaction."""
+    require(actor, Permission.CONFIGURE_REGISTER, organization=organization)
+    reason = validation.reason(reason)
+    before = dict(organization.readiness_requirements)
+    organization.readiness_requirements = clean_requirements(requirements)
+    at = now()
+    organization.updated_at = at
+    organization.save(update_fields=["readiness_requirements", "updated_at"])
+    after = organization.readiness_requirements
+    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    for kind in sorted(changed):
+        refresh_readiness(organization, selectors.assets_of_kind(organization, kind), at)
+    audit.record(
+        organization_id=organization.id,
+        actor=actor,
+        reason=reason,
+        action="organization.readiness-requirements-changed",
+        subject_type="organization",
+        subject_id=organization.id,
+        before={"readinessRequirements": before},
+        after={"readinessRequirements": after},
+    )
+    return organization

@@ -14,7 +14,6 @@ from registra.organizations.services.members import (
 )
 from registra.organizations.services.organizations import (
     organization_create,
-    organization_set_readiness_requirements,
     responsibility_assign,
 )
 from registra.organizations.services.service_accounts import (
@@ -43,7 +42,6 @@ __all__ = [
     "member_revoke",
     "member_set_password",
     "organization_create",
-    "organization_set_readiness_requirements",
     "responsibility_assign",
     "service_account_create",
     "service_account_delete",

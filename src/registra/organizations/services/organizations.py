@@ -64,7 +64,7 @@ def organization_create(
         timezone=validation.timezone_name("timezone", timezone),
         locale=validation.text("locale", locale, min_len=2, max_len=35),
         status=OrganizationStatus.ACTIVE,
-        readiness_requirements=_requirements(readiness_requirements or {}),
+        readiness_requirements=clean_requirements(readiness_requirements or {}),
         created_at=now(),
         updated_at=now(),
     )
@@ -84,7 +84,7 @@ def organization_create(
     return org
 
 
-def _requirements(value: dict[str, list[str]]) -> dict[str, list[str]]:
+def clean_requirements(value: dict[str, list[str]]) -> dict[str, list[str]]:
     if not isinstance(value, dict):
         raise field_error("readinessRequirements", "must map asset kinds to assessment kinds")
     clean: dict[str, list[str]] = {}
@@ -96,30 +96,6 @@ def _requirements(value: dict[str, list[str]]) -> dict[str, list[str]]:
             )
         clean[kind] = sorted(set(required))
     return clean
-
-
-@transaction.atomic
-def organization_set_readiness_requirements(
-    *, organization: Organization, actor: Actor, reason: str, requirements: dict[str, list[str]]
-) -> Organization:
-    """Set which assessment kinds each asset kind needs to be ready."""
-    require(actor, Permission.CONFIGURE_REGISTER, organization=organization)
-    reason = validation.reason(reason)
-    before = dict(organization.readiness_requirements)
-    organization.readiness_requirements = _requirements(requirements)
-    organization.updated_at = now()
-    organization.save(update_fields=["readiness_requirements", "updated_at"])
-    audit.record(
-        organization_id=organization.id,
-        actor=actor,
-        reason=reason,
-        action="organization.readiness-requirements-changed",
-        subject_type="organization",
-        subject_id=organization.id,
-        before={"readinessRequirements": before},
-        after={"readinessRequirements": organization.readiness_requirements},
-    )
-    return organization
 
 
 # --- responsibilities ----------------------------------------------------------------------

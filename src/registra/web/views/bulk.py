@@ -18,7 +18,7 @@ from registra.assets.services.assets import MAX_BATCH
 from registra.core.errors import RegistraError
 from registra.organizations.policy import Permission
 from registra.web.errors import show_on_form
-from registra.web.forms import RegisterQuery
+from registra.web.forms import FILTER_FIELDS, RegisterQuery
 from registra.web.pages import organization_page
 from registra.web.views.custody import ReasonField
 
@@ -82,5 +82,10 @@ def change_status(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"{len(moved)} assets changed to {status}.")
                 state = request.POST.get("state", "")
                 return redirect(f"{back}?{state}" if state else back)
-    context = {"form": form, "query": query, "back": back, "state": request.POST.get("state", "")}
+    context = {
+        "form": form,
+        "filter_fields": [(n, request.POST[n]) for n in FILTER_FIELDS if request.POST.get(n)],
+        "back": back,
+        "state": request.POST.get("state", ""),
+    }
     return render(request, "web/bulk.html", context, status=400)

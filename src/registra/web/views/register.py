@@ -13,8 +13,10 @@ from django.utils import timezone
 
 from registra.assets import selectors
 from registra.core.csvcells import safe_cell
+from registra.organizations import selectors as org_selectors
+from registra.organizations.models import Organization
 from registra.organizations.policy import Permission
-from registra.web.forms import RegisterQuery
+from registra.web.forms import FILTER_FIELDS, RegisterQuery
 from registra.web.pages import organization_page
 from registra.web.views.bulk import BulkStatusForm
 
@@ -31,6 +33,8 @@ EXPORT_HEADER = (
     "decommissionedAt",
     "createdAt",
     "updatedAt",
+    "readiness",
+    "nextDue",
 )
 # (sort name, column heading) in the order the table shows them.
 HEADINGS = (
@@ -41,6 +45,7 @@ HEADINGS = (
     ("source", "Source"),
     ("updated", "Updated"),
 )
+# Not sortable: computed readiness (shown after the sortable columns).
 
 
 def _query(request: HttpRequest) -> RegisterQuery | HttpResponse:
@@ -50,15 +55,24 @@ def _query(request: HttpRequest) -> RegisterQuery | HttpResponse:
     if form.is_valid():
         return form
     org = request.organization  # type: ignore[attr-defined]
-    context = {"form": form, "rows": [], "kinds": selectors.register_kinds(org), "invalid": True}
+    context = {"form": form, "rows": [], "invalid": True, **_choices(org)}
     return render(request, "web/register.html", context, status=400)
 
 
 def _state(form: RegisterQuery, **changes: str) -> str:
     """The query string of the list's current state with ``changes`` (empty values dropped)."""
-    data = {k: form.cleaned_data.get(k) or "" for k in ("q", "status", "kind", "source", "sort")}
+    data = {k: form.cleaned_data.get(k) or "" for k in (*FILTER_FIELDS, "sort")}
     data.update(changes)
     return urlencode({k: v for k, v in data.items() if v})
+
+
+def _choices(org: Organization) -> dict[str, Any]:
+    """The options of the kind, holder and custodian filters."""
+    return {
+        "kinds": selectors.register_kinds(org),
+        "holders": org_selectors.active_members(org),
+        "custodians": org_selectors.responsibility_list(org),
+    }
 
 
 def _headings(form: RegisterQuery) -> list[dict[str, Any]]:
@@ -85,16 +99,14 @@ def register(request: HttpRequest) -> HttpResponse:
         after=form.position(),
         limit=PAGE_SIZE,
     )
-    flt = form.filter()
-    named = {"q": flt.search, "status": flt.status, "kind": flt.kind, "source": flt.source}
-    filter_fields = [(name, value) for name, value in named.items() if value]
+    filter_fields = [(n, form.cleaned_data[n]) for n in FILTER_FIELDS if form.cleaned_data[n]]
     context = {
         "form": form,
         "bulk_form": BulkStatusForm(initial={"scope": "selected"}),
         "filter_fields": filter_fields,
         "rows": rows,
         "headings": _headings(form),
-        "kinds": selectors.register_kinds(org),
+        **_choices(org),
         "state": _state(form),
         "next_query": _state(form, after=form.next_cursor(after)) if after else "",
         "first_query": _state(form) if form.position() else None,

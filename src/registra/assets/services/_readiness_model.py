@@ -1,0 +1,96 @@
+"""Keeping ``AssetReadiness`` true: every service that changes what an asset's readiness
+depends on (its status or kind, its assessments, the organization's requirements) calls
+``refresh_readiness`` for those assets in its own transaction. The computation is the one in
+``assets/readiness.py``; this module only stores its result."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from registra.assets.choices import AssessmentStatus
+from registra.assets.models import Asset, AssetReadiness, ReadinessAssessment
+from registra.assets.readiness import compute_readiness, next_due
+from registra.core import bulk
+from registra.core.queries import IN_CHUNK
+from registra.organizations.models import Organization
+
+# One chunk's ids fit one IN (...) list on every database.
+CHUNK = IN_CHUNK
+
+
+@dataclass(slots=True)
+class _Completed:
+    """What the computation reads of a completed assessment (``readiness.AssessmentLike``)."""
+
+    asset_id: str
+    assessment_kind: str
+    status: str
+    readiness_state: str
+    performed_at: datetime | None
+    valid_until: datetime | None
+
+
+def refresh_readiness(
+    organization: Organization, assets: Iterable[Asset], at: datetime, *, new: bool = False
+) -> None:
+    """Recompute and store the readiness of ``assets`` (all of this organization) at ``at``,
+    ``CHUNK`` assets at a time (a requirements change may touch a million). ``new``: assets
+    created in this transaction, which have no assessment and no stored readiness yet."""
+    stream = iter(assets)
+    while chunk := list(itertools.islice(stream, CHUNK)):
+        _refresh(organization, chunk, at, new=new)
+
+
+def _completed(organization: Organization, ids: list[str], kinds: set[str]) -> list[_Completed]:
+    if not kinds:
+        return []
+    rows = ReadinessAssessment.objects.filter(
+        organization=organization,
+        asset_id__in=ids,
+        assessment_kind__in=sorted(kinds),
+        status=AssessmentStatus.COMPLETED,
+    ).values_list(*(f.name for f in fields(_Completed)))
+    return [_Completed(*row) for row in rows]
+
+
+def _refresh(organization: Organization, assets: list[Asset], at: datetime, *, new: bool) -> None:
+    requirements = organization.readiness_requirements or {}
+    kinds = {k for a in assets for k in requirements.get(a.asset_kind, [])}
+    ids = [a.id for a in assets]
+    by_asset: dict[str, list[_Completed]] = defaultdict(list)
+    for r in [] if new else _completed(organization, ids, kinds):
+        by_asset[r.asset_id].append(r)
+    rows = []
+    for a in assets:
+        history = by_asset.get(a.id, [])
+        readiness = compute_readiness(
+            asset_status=a.status,
+            asset_kind=a.asset_kind,
+            requirements=requirements,
+            assessments=history,
+            at=at,
+        )
+        rows.append(
+            AssetReadiness(
+                asset_id=a.id,
+                organization_id=organization.id,
+                state=readiness.state,
+                reasons=readiness.reasons,
+                next_due=next_due(
+                    asset_kind=a.asset_kind,
+                    requirements=requirements,
+                    assessments=history,
+                    at=at,
+                ),
+                computed_at=at,
+            )
+        )
+    # Replace rather than upsert: two statements per chunk on both databases, through the fast
+    # insert the bulk loaders use.
+    if not new:
+        AssetReadiness.objects.filter(asset_id__in=ids).delete()
+    bulk.insert_many(AssetReadiness, rows)
