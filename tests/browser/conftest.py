@@ -41,8 +41,9 @@ CACHE_PREFIX = "reg-browser"
 
 @pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
-    # Package scope, not session: while Playwright runs, its event loop is the running loop of
-    # this thread, and Django refuses ORM calls "from an async context" in every later test.
+    # Package scope, not session: while Playwright runs, its event loop can be this thread's
+    # running loop, and Django refuses ORM calls "from an async context" then. It stops with
+    # the last browser test, before the rest of the suite.
     if not CHROMIUM.is_file():
         missing = f"{CHROMIUM} is missing: `apt-get install chromium` (README, Two commands)"
         if os.environ.get("CI"):
