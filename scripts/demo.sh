@@ -15,12 +15,17 @@ ASSETS="${DEMO_ASSETS:-2000}"
 "$BIN/registra" demo-data --org "$ORG" --assets "$ASSETS" --seed 1
 creds=$("$BIN/registra" service-account create --org "$ORG" --name "Demo integration" \
   --scopes "assets:read organization:read" --json)
+members=$("$BIN/registra" demo-members --org "$ORG")
 client_id=$("$BIN/python" -c 'import json,sys; print(json.load(sys.stdin)["clientId"])' <<<"$creds")
 client_secret=$("$BIN/python" -c 'import json,sys; print(json.load(sys.stdin)["clientSecret"])' <<<"$creds")
 
 cat <<MSG
 
   Registra is starting at http://$HOST:$PORT/
+  Sign in at http://$HOST:$PORT/sign-in as one of these demo members
+  (new passwords on every start):
+$members
+
   API reference:          http://$HOST:$PORT/api/v1/docs
   Demo service account (shown once, a new one on every start):
     client id:     $client_id

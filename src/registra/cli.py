@@ -5,6 +5,7 @@ Examples::
     registra migrate
     registra org create --slug skyline-mro --name "Skyline MRO"
     registra demo-data --org skyline-mro --assets 5000 --seed 7
+    registra demo-members --org skyline-mro
     registra service-account create --org skyline-mro --name "Drift check" \
         --scopes "assets:read" --json
     registra serve --host 127.0.0.1 --port 8000 --workers 2 --threads 4
@@ -70,6 +71,18 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
     summary = load_demo(org_slug=args.org, assets=args.assets, seed=args.seed, progress=print)
     print(summary)
+    return 0
+
+
+def cmd_demo_members(args: argparse.Namespace) -> int:
+    from registra.demo.members import demo_sign_ins
+
+    sign_ins = demo_sign_ins(args.org)
+    if args.json:
+        print(orjson.dumps([vars(s) for s in sign_ins]).decode())
+        return 0
+    for s in sign_ins:
+        print(f"  {s.role:<7} {s.email:<40} password: {s.password}   ({s.full_name})")
     return 0
 
 
@@ -198,6 +211,14 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--assets", type=_positive_int, default=2000, help="number of assets")
     demo.add_argument("--seed", type=int, default=1, help="random seed (same seed, same data)")
     demo.set_defaults(func=cmd_demo_data)
+
+    dm = sub.add_parser(
+        "demo-members",
+        help="fresh passwords for a demo admin, editor and viewer (printed once)",
+    )
+    dm.add_argument("--org", required=True, help="organization slug (with the demo crew loaded)")
+    dm.add_argument("--json", action="store_true", help="print [{email, role, password, ...}]")
+    dm.set_defaults(func=cmd_demo_members)
 
     sa = sub.add_parser("service-account", help="API service accounts").add_subparsers(
         dest="sa_cmd", required=True

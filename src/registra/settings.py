@@ -148,6 +148,16 @@ API_V1_MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "registra.urls"
+
+# Members sign in with their email and password (registra/web/auth.py, decision 0009).
+AUTHENTICATION_BACKENDS = ["registra.web.auth.MemberBackend"]
+LOGIN_URL = "web:sign-in"
+SESSION_COOKIE_HTTPONLY = True
+# Behind TLS (the proxy of REGISTRA_FORWARDED_ALLOW_IPS), browsers send the cookies only over it.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _env_bool("REGISTRA_SECURE_COOKIES", False)
+SESSION_COOKIE_SAMESITE = "Lax"
+# Closing the browser does not end a session; two weeks without a visit does.
+SESSION_COOKIE_AGE = 14 * 24 * 3600
 WSGI_APPLICATION = "registra.wsgi.application"
 AUTH_USER_MODEL = "organizations.Member"
 

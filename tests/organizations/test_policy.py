@@ -152,6 +152,12 @@ ROWS: dict[str, Row] = {
         M, lambda c, a, _: OS.member_change_role(**_in(c, a), member_id=c.viewer.id, role="editor")
     ),
     "member_revoke": Row(M, lambda c, a, _: OS.member_revoke(**_in(c, a), member_id=c.viewer.id)),
+    "member_set_password": Row(
+        M,
+        lambda c, a, _: OS.member_set_password(
+            **_in(c, a), member_id=c.viewer.id, password="a long new passphrase"
+        ),
+    ),
     "member_bulk_create_active": Row(
         M,
         lambda c, a, _: OS.member_bulk_create_active(

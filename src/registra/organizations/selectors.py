@@ -12,7 +12,11 @@ import orjson
 from registra.core import db, sql
 from registra.core.queries import first_or_404
 from registra.core.timefmt import now
-from registra.organizations.choices import OrganizationStatus, ServiceAccountStatus
+from registra.organizations.choices import (
+    MembershipStatus,
+    OrganizationStatus,
+    ServiceAccountStatus,
+)
 from registra.organizations.credentials import token_hash
 from registra.organizations.models import (
     AccessToken,
@@ -43,6 +47,47 @@ def member_list(organization: Organization) -> list[Member]:
 def member_get(organization: Organization, member_id: str) -> Member:
     members = Member.objects.filter(organization=organization, id=member_id)
     return first_or_404(members, f"member {member_id}")
+
+
+def memberships_for_sign_in(email: str) -> list[Member]:
+    """The active memberships of an email address in active organizations, with their
+    organization, by organization name. Like the token lookup, this read is not scoped by an
+    organization: signing in is how the organization is found."""
+    members = Member.objects.select_related("organization").filter(
+        email__iexact=email.strip(),
+        status=MembershipStatus.ACTIVE,
+        organization__status=OrganizationStatus.ACTIVE,
+    )
+    return list(members.order_by("organization__name", "organization__slug"))
+
+
+def member_signed_in(organization: Organization, member_ids: list[str]) -> Member | None:
+    """Which of the session's memberships belongs to ``organization``, while it is active
+    (read on every page, so a revoked member is out at once)."""
+    members = Member.objects.filter(
+        organization=organization, id__in=member_ids, status=MembershipStatus.ACTIVE
+    )
+    return members.first()
+
+
+def signed_in_organizations(member_ids: list[str]) -> list[Organization]:
+    """The active organizations of a session's active memberships, by name (the picker)."""
+    members = Member.objects.select_related("organization").filter(
+        id__in=member_ids,
+        status=MembershipStatus.ACTIVE,
+        organization__status=OrganizationStatus.ACTIVE,
+    )
+    return sorted((m.organization for m in members), key=lambda o: (o.name, o.slug))
+
+
+def active_member(member_id: str) -> Member | None:
+    """A signed-in session's member, while its membership and organization are active."""
+    members = Member.objects.select_related("organization").filter(
+        id=member_id,
+        status=MembershipStatus.ACTIVE,
+        organization__status=OrganizationStatus.ACTIVE,
+    )
+    return members.first()
 
 
 def responsibility_list(organization: Organization) -> list[ResponsibilityAssignment]:

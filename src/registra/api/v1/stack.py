@@ -5,8 +5,9 @@ API's own URLconf (decision 0003).
 in ``settings.API_V1_MIDDLEWARE`` (security headers, request id, token and rate limits, host
 checks) and the ninja API, and sends everything else down the web UI's chain. A browser
 session never authenticates an API call, so the session, authentication, CSRF and messages
-middleware have nothing to do there. Because it is a middleware, every entry point (ASGI,
-WSGI, Django's test client, a live test server) takes the same route.
+middleware have nothing to do there. Because it is a middleware, every entry point (the WSGI
+application ``registra serve`` runs, Django's test client, a live test server) takes the same
+route.
 
 Nothing is dropped silently: a middleware in ``MIDDLEWARE`` that the API chain does not run
 and that is not known to be web-only is named in a warning at start-up.

@@ -10,6 +10,7 @@ from registra.organizations.services.members import (
     member_change_role,
     member_invite,
     member_revoke,
+    member_set_password,
 )
 from registra.organizations.services.organizations import (
     organization_create,
@@ -40,6 +41,7 @@ __all__ = [
     "member_change_role",
     "member_invite",
     "member_revoke",
+    "member_set_password",
     "organization_create",
     "organization_set_readiness_requirements",
     "responsibility_assign",

@@ -1,4 +1,4 @@
-"""Member writes: invite, accept, change role, revoke, bulk create."""
+"""Member writes: invite, accept, change role, revoke, set a password, bulk create."""
 
 from __future__ import annotations
 
@@ -215,6 +215,36 @@ def member_revoke(
         subject_id=member.id,
         before=before,
         after=_member_fields(member),
+    )
+    return member
+
+
+@transaction.atomic
+def member_set_password(
+    *, organization: Organization, actor: Actor, reason: str, member_id: str, password: str
+) -> Member:
+    """Set an active member's password (the demo's sign-in members; an admin's reset). The
+    audit event says that it changed, never what it is."""
+    require(actor, Permission.MANAGE_ORGANIZATION, organization=organization)
+    reason = validation.reason(reason)
+    validation.text("password", password, min_len=12, max_len=256)
+    member = _get_member(organization, member_id, lock=True)
+    if member.status != MembershipStatus.ACTIVE:
+        raise Unprocessable(
+            f"member {member_id} is {member.status}: only an active member signs in"
+        )
+    member.set_password(password)
+    member.updated_at = now()
+    member.save(update_fields=["password", "updated_at"])
+    audit.record(
+        organization_id=organization.id,
+        actor=actor,
+        reason=reason,
+        action="member.password-set",
+        subject_type="member",
+        subject_id=member.id,
+        before={},
+        after={},
     )
     return member
 

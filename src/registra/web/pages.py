@@ -1,0 +1,58 @@
+"""What every organization page needs first: the organization of the URL, the session's
+membership in it, the role check from the one policy table, and the organization's time zone.
+
+A page of an organization the person has no active membership in is a 404 (it does not say
+whether the organization exists); a page the member's role may not see is a 403."""
+
+from __future__ import annotations
+
+import functools
+import zoneinfo
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponseBase
+from django.utils import timezone
+
+from registra.core.errors import NotFound
+from registra.organizations import selectors as org_selectors
+from registra.organizations.choices import OrganizationStatus
+from registra.organizations.policy import Permission, actor_for_member, may
+from registra.web.auth import MEMBERSHIPS
+
+View = Callable[..., HttpResponseBase]
+
+
+def organization_page(permission: Permission) -> Callable[[View], View]:
+    """Decorate a view of ``/o/<slug>/...``: it receives ``request.organization``,
+    ``request.member`` and ``request.actor``, and runs in the organization's time zone."""
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def page(request: HttpRequest, slug: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            try:
+                organization = org_selectors.organization_get_by_slug(slug)
+            except NotFound:
+                raise Http404("no such organization") from None
+            member = None
+            if organization.status == OrganizationStatus.ACTIVE:
+                ids = list(request.session.get(MEMBERSHIPS, []))
+                member = org_selectors.member_signed_in(organization, ids)
+            if member is None:
+                raise Http404("no such organization")
+            actor = actor_for_member(member)
+            if not may(actor, permission, organization=organization):
+                raise PermissionDenied(f"your role ({member.role}) may not see this page")
+            request.organization = organization  # type: ignore[attr-defined]
+            request.member = member  # type: ignore[attr-defined]
+            request.actor = actor  # type: ignore[attr-defined]
+            with timezone.override(zoneinfo.ZoneInfo(organization.timezone)):
+                return view(request, *args, **kwargs)
+
+        return page
+
+    return decorate

@@ -1,0 +1,15 @@
+"""The web UI's URLs: signing in and out, the organization picker, and each organization's
+pages under ``/o/<slug>/``."""
+
+from django.urls import path
+
+from registra.web.views import register, session
+
+app_name = "web"
+urlpatterns = [
+    path("", session.home, name="home"),
+    path("sign-in", session.SignInView.as_view(), name="sign-in"),
+    path("sign-out", session.SignOutView.as_view(), name="sign-out"),
+    path("o/<slug:slug>/", register.register, name="register"),
+    path("o/<slug:slug>/register.csv", register.export, name="register-export"),
+]

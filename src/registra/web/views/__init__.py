@@ -1,0 +1,1 @@
+"""Web UI views, a module per area: thin (form -> selector or service -> template)."""
