@@ -8,16 +8,19 @@ journey that writes sees no other module's rows.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 from psycopg import sql
 
+from tests.browser.members import sign_in
 from tests.browser.page_checks import save_screenshot
 from tests.servers import own_env, run_registra, serving
 
@@ -94,6 +97,28 @@ def page(browser: Browser, base_url: str) -> Iterator[Page]:
     module's server."""
     with browser.new_context(base_url=base_url) as context:
         yield context.new_page()
+
+
+@pytest.fixture(scope="module")
+def demo_members(server_env: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The demo admin, editor and viewer by role (``email``, ``password``...), with passwords
+    fresh from ``registra demo-members``, as ``make demo`` prints them."""
+    printed = run_registra(server_env, "demo-members", "--org", DEMO_ORG, "--json")
+    return {member["role"]: member for member in json.loads(printed)}
+
+
+@pytest.fixture
+def signed_in(page: Page, demo_members: dict[str, dict[str, str]]) -> Callable[[str], Page]:
+    """``signed_in(role)``: this test's page, signed in through the form as the demo member of
+    that role, on the register list it lands on."""
+
+    def as_role(role: str) -> Page:
+        member = demo_members[role]
+        sign_in(page, member["email"], member["password"])
+        expect(page).to_have_url(re.compile(rf"/o/{DEMO_ORG}/$"))
+        return page
+
+    return as_role
 
 
 @pytest.fixture
