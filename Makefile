@@ -9,10 +9,11 @@ DEMO_ASSETS ?= 2000
 
 .PHONY: setup demo test lint bench clean
 
+# The browser tests drive Debian's Chromium (/usr/bin/chromium): Playwright downloads none.
 $(BIN)/registra: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pip install --quiet -e '.[dev]'
 	touch $(BIN)/registra
 
 setup: $(BIN)/registra

@@ -161,19 +161,20 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)  # anything left behind in its group
 
 
+def run_registra(env: dict[str, str], *args: str) -> str:
+    """``registra *args`` with this environment, which must succeed; what it printed."""
+    done = subprocess.run(
+        registra(*args), env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def prepare_sqlite(env: dict[str, str], *, slug: str, scopes: str) -> tuple[str, str]:
     """Migrate the SQLite database of ``env``, create an organization and a service account
     through the command line; the account's client id and secret."""
-
-    def run(*args: str) -> str:
-        done = subprocess.run(
-            registra(*args), env=env, capture_output=True, text=True, timeout=120, check=False
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    run("migrate")
-    run("org", "create", "--slug", slug, "--name", slug.capitalize())
+    run_registra(env, "migrate")
+    run_registra(env, "org", "create", "--slug", slug, "--name", slug.capitalize())
     account = ["service-account", "create", "--org", slug, "--name", "Reader"]
-    creds = json.loads(run(*account, "--scopes", scopes, "--json"))
+    creds = json.loads(run_registra(env, *account, "--scopes", scopes, "--json"))
     return creds["clientId"], creds["clientSecret"]
