@@ -19,7 +19,7 @@ from registra.organizations.models import Member
 from tests.cast import Cast, make_asset
 
 pytestmark = pytest.mark.django_db
-ROW_KEY = re.compile(r'<td class="key">([^<]+)</td>')
+ROW_KEY = re.compile(r'<td class="key"><a href="/o/[^/]+/assets/[^/]+/">([^<]+)</a></td>')
 
 
 def _keys(html: str) -> list[str]:

@@ -3,7 +3,7 @@ pages under ``/o/<slug>/``."""
 
 from django.urls import path
 
-from registra.web.views import register, session
+from registra.web.views import asset_detail, register, session
 
 app_name = "web"
 urlpatterns = [
@@ -12,4 +12,5 @@ urlpatterns = [
     path("sign-out", session.SignOutView.as_view(), name="sign-out"),
     path("o/<slug:slug>/", register.register, name="register"),
     path("o/<slug:slug>/register.csv", register.export, name="register-export"),
+    path("o/<slug:slug>/assets/<str:asset_id>/", asset_detail.asset, name="asset"),
 ]
