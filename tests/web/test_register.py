@@ -20,7 +20,7 @@ from registra.organizations.models import Member
 from tests.cast import REASON, Cast, calibrate, make_asset, operator
 
 pytestmark = pytest.mark.django_db
-ROW_KEY = re.compile(r'<td class="key">([^<]+)</td>')
+ROW_KEY = re.compile(r'<td class="key"><a href="/o/[^/]+/assets/[^/]+/">([^<]+)</a></td>')
 
 
 def _keys(html: str) -> list[str]:

@@ -64,6 +64,36 @@ def _kind_reason(kind: str, current: AssessmentLike | None, at: datetime) -> str
     return None
 
 
+@dataclass(frozen=True)
+class KindReadiness:
+    """One required assessment kind at a moment: the assessment that decides it (None when
+    never completed) and why it is not ready (None when it is)."""
+
+    kind: str
+    assessment: AssessmentLike | None
+    reason: str | None
+
+    @property
+    def is_ready(self) -> bool:
+        return self.reason is None
+
+
+def kinds_readiness(
+    *,
+    asset_kind: str,
+    requirements: Mapping[str, list[str]],
+    assessments: Iterable[AssessmentLike],
+    at: datetime,
+) -> list[KindReadiness]:
+    """Each assessment kind that ``asset_kind`` requires, as it stood at ``at``."""
+    assessments = list(assessments)
+    out = []
+    for kind in requirements.get(asset_kind, []):
+        current = latest_completed(assessments, kind, at)
+        out.append(KindReadiness(kind, current, _kind_reason(kind, current, at)))
+    return out
+
+
 def compute_readiness(
     *,
     asset_status: str,
@@ -75,12 +105,10 @@ def compute_readiness(
     """Ready only when active and every required kind has a completed, unexpired, ready result."""
     if asset_status != AssetStatus.ACTIVE:
         return Readiness(ReadinessState.NOT_READY, [asset_status])
-    assessments = list(assessments)
-    reasons = [
-        reason
-        for kind in requirements.get(asset_kind, [])
-        if (reason := _kind_reason(kind, latest_completed(assessments, kind, at), at))
-    ]
+    kinds = kinds_readiness(
+        asset_kind=asset_kind, requirements=requirements, assessments=assessments, at=at
+    )
+    reasons = [k.reason for k in kinds if k.reason]
     return Readiness(ReadinessState.NOT_READY if reasons else ReadinessState.READY, reasons)
 
 

@@ -10,9 +10,11 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from registra.assets import history
 from registra.assets.choices import AssetStatus, AssignmentKind, CustodyStatus, ReadinessState
 from registra.assets.models import Asset, CustodyAssignment, ReadinessAssessment
-from registra.assets.readiness import Readiness, compute_readiness
+from registra.assets.readiness import KindReadiness, Readiness, compute_readiness, kinds_readiness
+from registra.core.models import AuditEvent
 from registra.core.queries import first_or_404, rows_in
 from registra.organizations.models import Organization
 
@@ -82,29 +84,103 @@ def custody_history(organization: Organization, asset_id: str) -> list[CustodyAs
 
 
 def assessment_history(organization: Organization, asset_id: str) -> list[ReadinessAssessment]:
+    assessments = ReadinessAssessment.objects.select_related("performed_by_responsibility")
     return list(
-        ReadinessAssessment.objects.filter(organization=organization, asset_id=asset_id).order_by(
+        assessments.filter(organization=organization, asset_id=asset_id).order_by(
             "-created_at", "-id"
         )
     )
 
 
-def asset_readiness(organization: Organization, asset: Asset, *, at: datetime) -> Readiness:
-    """The asset's computed readiness at ``at``, with reasons."""
-    requirements = organization.readiness_requirements or {}
-    required = requirements.get(asset.asset_kind, [])
-    assessments = (
-        ReadinessAssessment.objects.filter(
-            organization=organization, asset_id=asset.id, assessment_kind__in=required
-        )
-        if required
-        else ReadinessAssessment.objects.none()
+def asset_audit_trail(organization: Organization, asset_id: str) -> list[AuditEvent]:
+    """The events whose subject is the asset itself, in the chain's order."""
+    events = AuditEvent.objects.filter(
+        organization_id=organization.id, subject_type="asset", subject_id=asset_id
     )
+    return list(events.order_by("seq"))
+
+
+def asset_readiness(
+    organization: Organization,
+    asset: Asset,
+    *,
+    at: datetime,
+    assessments: Iterable[ReadinessAssessment] | None = None,
+) -> Readiness:
+    """The asset's computed readiness at ``at``, with reasons. ``assessments``: the asset's
+    assessments when the caller has read them already (otherwise they are read here)."""
     return compute_readiness(
         asset_status=asset.status,
         asset_kind=asset.asset_kind,
-        requirements=requirements,
-        assessments=assessments,
+        requirements=organization.readiness_requirements or {},
+        assessments=_required_assessments(organization, asset, assessments),
+        at=at,
+    )
+
+
+def _required_assessments(
+    organization: Organization, asset: Asset, given: Iterable[ReadinessAssessment] | None
+) -> Iterable[ReadinessAssessment]:
+    if given is not None:
+        return given
+    required = (organization.readiness_requirements or {}).get(asset.asset_kind, [])
+    if not required:
+        return ReadinessAssessment.objects.none()
+    return ReadinessAssessment.objects.filter(
+        organization=organization, asset_id=asset.id, assessment_kind__in=required
+    )
+
+
+# --- the asset detail page (web UI) --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AssetDetail:
+    """Everything the asset page shows, read once: the asset (with its custodian
+    responsibility), its custody and assessments (newest first) and its own audit trail
+    (oldest first)."""
+
+    asset: Asset
+    custody: list[CustodyAssignment]
+    assessments: list[ReadinessAssessment]
+    events: list[AuditEvent]
+
+
+def asset_detail(organization: Organization, asset_id: str) -> AssetDetail:
+    """The asset page's records in four queries, however long its history."""
+    assets = Asset.objects.select_related("custodian_responsibility__holder").filter(
+        organization=organization, id=asset_id
+    )
+    asset = first_or_404(assets, f"asset {asset_id}")
+    return AssetDetail(
+        asset=asset,
+        custody=custody_history(organization, asset.id),
+        assessments=assessment_history(organization, asset.id),
+        events=asset_audit_trail(organization, asset.id),
+    )
+
+
+def asset_kinds_readiness(
+    organization: Organization, detail: AssetDetail, *, at: datetime
+) -> list[KindReadiness]:
+    """Each assessment kind the asset's kind requires, as it stands at ``at``."""
+    return kinds_readiness(
+        asset_kind=detail.asset.asset_kind,
+        requirements=organization.readiness_requirements or {},
+        assessments=detail.assessments,
+        at=at,
+    )
+
+
+def asset_as_of(organization: Organization, detail: AssetDetail, *, at: datetime) -> history.AsOf:
+    """Who held the asset, what each required readiness kind was, and its status and fields at
+    ``at`` (``assets.history``), from the records ``asset_detail`` read."""
+    return history.asset_as_of(
+        created_at=detail.asset.created_at,
+        events=detail.events,
+        custody=detail.custody,
+        assessments=detail.assessments,
+        requirements=organization.readiness_requirements or {},
         at=at,
     )
 

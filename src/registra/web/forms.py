@@ -1,4 +1,5 @@
-"""Web UI forms: signing in, and the register list's query (search, filters, sort, position)."""
+"""Web UI forms: signing in, the register list's query (search, filters, sort, position), and
+the asset page's as-of moment."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django import forms
 from django.contrib.auth import authenticate
 from django.core import signing
 from django.http import HttpRequest
+from django.utils import timezone
 
 from registra.assets.choices import AssetStatus
 from registra.assets.selectors import (
@@ -145,3 +147,25 @@ class RegisterQuery(forms.Form):
             sort.column,
             str(sort.descending),
         ]
+
+
+class AsOfForm(forms.Form):
+    """A past moment for the asset page's as-of view (``?as_of=2026-05-01T10:00``), read in the
+    organization's time zone (the page runs in it)."""
+
+    as_of = forms.DateTimeField(
+        label="Date and time",
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        zone = timezone.get_current_timezone_name()
+        self.fields["as_of"].label = f"Date and time ({zone})"
+
+    def clean_as_of(self) -> datetime:
+        value: datetime = self.cleaned_data["as_of"]
+        if value > timezone.now():
+            raise forms.ValidationError("must not be in the future: pick a past date and time")
+        return value

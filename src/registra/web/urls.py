@@ -3,7 +3,7 @@ pages under ``/o/<slug>/``."""
 
 from django.urls import path
 
-from registra.web.views import bulk, custody, register, session
+from registra.web.views import asset_detail, bulk, custody, register, session
 
 app_name = "web"
 urlpatterns = [
@@ -26,4 +26,5 @@ urlpatterns = [
         custody.end,
         name="custody-end",
     ),
+    path("o/<slug:slug>/assets/<str:asset_id>/", asset_detail.asset, name="asset"),
 ]
