@@ -3,7 +3,7 @@ pages under ``/o/<slug>/``."""
 
 from django.urls import path
 
-from registra.web.views import register, session
+from registra.web.views import asset_writes, register, session
 
 app_name = "web"
 urlpatterns = [
@@ -12,4 +12,16 @@ urlpatterns = [
     path("sign-out", session.SignOutView.as_view(), name="sign-out"),
     path("o/<slug:slug>/", register.register, name="register"),
     path("o/<slug:slug>/register.csv", register.export, name="register-export"),
+    path("o/<slug:slug>/assets/new", asset_writes.asset_create, name="asset-create"),
+    path("o/<slug:slug>/assets/<str:asset_id>/edit", asset_writes.asset_edit, name="asset-edit"),
+    path(
+        "o/<slug:slug>/assets/<str:asset_id>/status",
+        asset_writes.asset_status,
+        name="asset-status",
+    ),
+    path(
+        "o/<slug:slug>/assets/<str:asset_id>/decommission",
+        asset_writes.asset_decommission,
+        name="asset-decommission",
+    ),
 ]
