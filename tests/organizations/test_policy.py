@@ -197,6 +197,13 @@ ROWS: dict[str, Row] = {
             **_in(c, a), asset_key="GPU-1", asset_kind="ground-power", display_name="GPU"
         ),
     ),
+    "asset_bulk_change_status": Row(
+        W,
+        lambda c, a, asset: AS.asset_bulk_change_status(
+            **_in(c, a), asset_ids=[asset.id], status="inactive"
+        ),
+        _vehicle,
+    ),
     "asset_bulk_create": Row(
         W,
         lambda c, a, _: AS.asset_bulk_create(

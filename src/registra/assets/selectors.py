@@ -60,6 +60,16 @@ def active_custody(organization: Organization, asset_id: str) -> list[CustodyAss
     )
 
 
+def custody_assignment_get(
+    organization: Organization, asset_id: str, custody_id: str
+) -> CustodyAssignment:
+    """One custody assignment of this asset; NotFound otherwise."""
+    found = CustodyAssignment.objects.filter(
+        organization=organization, asset_id=asset_id, id=custody_id
+    )
+    return first_or_404(found, f"custody assignment {custody_id}")
+
+
 def custody_history(organization: Organization, asset_id: str) -> list[CustodyAssignment]:
     return list(
         CustodyAssignment.objects.filter(organization=organization, asset_id=asset_id).order_by(
@@ -192,6 +202,12 @@ def register_page(
         return rows, None
     rows = rows[:limit]
     return rows, (rows[-1][sort.field], rows[-1]["id"])
+
+
+def register_asset_ids(organization: Organization, flt: RegisterFilter, *, limit: int) -> list[str]:
+    """The ids of the first ``limit`` assets matching the filter (a bulk action's batch)."""
+    ids = register_assets(organization, flt).order_by("id").values_list("id", flat=True)
+    return list(ids[:limit])
 
 
 def register_export_rows(

@@ -44,6 +44,12 @@ def member_list(organization: Organization) -> list[Member]:
     return list(Member.objects.filter(organization=organization).order_by("email"))
 
 
+def active_members(organization: Organization) -> list[Member]:
+    """The members who may hold custody, by name."""
+    members = Member.objects.filter(organization=organization, status=MembershipStatus.ACTIVE)
+    return list(members.order_by("full_name", "email"))
+
+
 def member_get(organization: Organization, member_id: str) -> Member:
     members = Member.objects.filter(organization=organization, id=member_id)
     return first_or_404(members, f"member {member_id}")

@@ -3,7 +3,7 @@ pages under ``/o/<slug>/``."""
 
 from django.urls import path
 
-from registra.web.views import asset_writes, register, session
+from registra.web.views import asset_writes, bulk, custody, register, session
 
 app_name = "web"
 urlpatterns = [
@@ -23,5 +23,19 @@ urlpatterns = [
         "o/<slug:slug>/assets/<str:asset_id>/decommission",
         asset_writes.asset_decommission,
         name="asset-decommission",
+    ),
+    path("o/<slug:slug>/bulk/status", bulk.change_status, name="register-bulk-status"),
+    path(
+        "o/<slug:slug>/assets/<str:asset_id>/custody/assign", custody.assign, name="custody-assign"
+    ),
+    path(
+        "o/<slug:slug>/assets/<str:asset_id>/custody/hand-off",
+        custody.hand_off,
+        name="custody-hand-off",
+    ),
+    path(
+        "o/<slug:slug>/assets/<str:asset_id>/custody/<str:custody_id>/end",
+        custody.end,
+        name="custody-end",
     ),
 ]

@@ -11,6 +11,7 @@ from registra.assets.services._common import (
     custody_fields,
 )
 from registra.assets.services.assets import (
+    asset_bulk_change_status,
     asset_bulk_create,
     asset_bulk_decommission,
     asset_bulk_update,
@@ -38,6 +39,7 @@ __all__ = [
     "CREATABLE_STATUSES",
     "RECORD_KEY_RE",
     "assessment_fields",
+    "asset_bulk_change_status",
     "asset_bulk_create",
     "asset_bulk_decommission",
     "asset_bulk_update",

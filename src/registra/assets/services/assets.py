@@ -22,7 +22,6 @@ from registra.assets.services._common import (
     _build_asset,
     _clean_asset_values,
     _known_responsibilities,
-    _lock_asset,
     _responsibility,
     asset_fields,
 )
@@ -34,6 +33,10 @@ from registra.core.queries import rows_in
 from registra.core.timefmt import now
 from registra.organizations.models import Organization
 from registra.organizations.policy import Permission, require
+
+# The most assets one status change may move (a web bulk action over a whole filter included):
+# enough for a hangar's equipment, small enough for one transaction's row locks.
+MAX_BATCH = 10_000
 
 # --- assets --------------------------------------------------------------------------------
 
@@ -176,31 +179,52 @@ def asset_change_status(
 ) -> Asset:
     """planned -> active (sets commissionedAt if empty), active <-> inactive."""
     require(actor, Permission.WRITE_REGISTER, organization=organization)
+    return asset_bulk_change_status(
+        organization=organization, actor=actor, reason=reason, asset_ids=[asset_id], status=status
+    )[0]
+
+
+@transaction.atomic
+def asset_bulk_change_status(
+    *,
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    asset_ids: Sequence[str],
+    status: str,
+) -> list[Asset]:
+    """Move every one of these assets to ``status``, all or nothing: one reason for the batch,
+    one ``asset.status-changed`` event per asset. A move the transitions don't allow refuses
+    the whole batch and names the asset; at most ``MAX_BATCH`` assets at once."""
+    require(actor, Permission.WRITE_REGISTER, organization=organization)
     reason = validation.reason(reason)
     status = validation.choice("status", status, ASSET_STATUSES)
     if status == AssetStatus.DECOMMISSIONED:
         raise Unprocessable("decommissioning needs a disposal authorization: use decommission")
-    asset = _lock_asset(organization, asset_id)
-    _check_transition(asset, status)
-    before = asset_fields(asset)
+    ids = list(dict.fromkeys(asset_ids))
+    if not ids or len(ids) > MAX_BATCH:
+        raise field_error("assetIds", f"must name 1 to {MAX_BATCH} assets, got {len(ids)}")
+    assets = {a.id: a for a in selectors.assets_for_update(organization, ids)}
+    missing = [i for i in ids if i not in assets]
+    if missing:
+        raise NotFound(f"asset {missing[0]} not found")
     at = now()
-    asset.status = status
-    if status == AssetStatus.ACTIVE and asset.commissioned_at is None:
-        asset.commissioned_at = at
-    asset.updated_at = at
-    asset.save(update_fields=["status", "commissioned_at", "updated_at"])
-    b, a = audit.changed_fields(before, asset_fields(asset))
-    audit.record(
-        organization_id=organization.id,
-        actor=actor,
-        reason=reason,
-        action="asset.status-changed",
-        subject_type="asset",
-        subject_id=asset.id,
-        before=b,
-        after=a,
+    events = []
+    for asset in (assets[i] for i in ids):
+        _check_transition(asset, status)
+        before = asset_fields(asset)
+        asset.status = status
+        if status == AssetStatus.ACTIVE and asset.commissioned_at is None:
+            asset.commissioned_at = at
+        asset.updated_at = at
+        b, a = audit.changed_fields(before, asset_fields(asset))
+        events.append(PendingEvent("asset.status-changed", "asset", asset.id, b, a))
+    changed = [assets[i] for i in ids]
+    bulk.update_many(Asset, changed, ["status", "commissioned_at", "updated_at"])
+    audit.record_many(
+        organization_id=organization.id, actor=actor, reason=reason, events=events, at=at
     )
-    return asset
+    return changed
 
 
 def _check_transition(asset: Asset, status: str) -> None:

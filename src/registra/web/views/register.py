@@ -16,6 +16,7 @@ from registra.core.csvcells import safe_cell
 from registra.organizations.policy import Permission
 from registra.web.forms import RegisterQuery
 from registra.web.pages import organization_page
+from registra.web.views.bulk import BulkStatusForm
 
 PAGE_SIZE = 50
 EXPORT_HEADER = (
@@ -84,8 +85,13 @@ def register(request: HttpRequest) -> HttpResponse:
         after=form.position(),
         limit=PAGE_SIZE,
     )
+    flt = form.filter()
+    named = {"q": flt.search, "status": flt.status, "kind": flt.kind, "source": flt.source}
+    filter_fields = [(name, value) for name, value in named.items() if value]
     context = {
         "form": form,
+        "bulk_form": BulkStatusForm(initial={"scope": "selected"}),
+        "filter_fields": filter_fields,
         "rows": rows,
         "headings": _headings(form),
         "kinds": selectors.register_kinds(org),

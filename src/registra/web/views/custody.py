@@ -1,0 +1,175 @@
+"""Custody of one asset: assign it to a member, hand it off from the current holder to another
+in one step, end an assignment. Handing over a not-ready asset needs an explicit override with
+a reason, and the page says why the asset is not ready."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from registra.assets import selectors
+from registra.assets import services as asset_services
+from registra.assets.choices import AssignmentKind
+from registra.assets.models import Asset
+from registra.core.errors import RegistraError
+from registra.organizations import selectors as org_selectors
+from registra.organizations.policy import Permission
+from registra.web.errors import or_404, show_on_form
+from registra.web.pages import organization_page
+
+# Service field names -> form fields.
+FIELDS = {
+    "memberId": "member",
+    "assignmentKind": "kind",
+    "overrideReason": "override_reason",
+    "reason": "reason",
+    "endedAt": "reason",
+}
+
+
+class ReasonField(forms.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            label="Reason",
+            min_length=10,
+            max_length=1000,
+            widget=forms.Textarea(attrs={"rows": 3}),
+            help_text="Why, for the audit log (10-1000 characters).",
+            **kwargs,
+        )
+
+
+class CustodyForm(forms.Form):
+    """Assign or hand off: who takes the asset, and why."""
+
+    member = forms.ChoiceField(label="Holder")
+    location = forms.CharField(label="Location", required=False, max_length=200)
+    condition_notes = forms.CharField(
+        label="Condition notes",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    reason = ReasonField()
+    override_reason = forms.CharField(
+        label="Override: why hand over an asset that is not ready",
+        min_length=10,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args: Any, holders: list[tuple[str, str]], ready: bool, **kw: Any):
+        super().__init__(*args, **kw)
+        self.fields["member"].choices = [("", "Choose a member"), *holders]  # type: ignore[attr-defined]
+        if ready:
+            del self.fields["override_reason"]
+
+
+class AssignForm(CustodyForm):
+    kind = forms.ChoiceField(label="Kind of custody", choices=AssignmentKind.choices)
+    field_order = ("member", "kind", "location", "condition_notes", "reason")
+
+
+class EndForm(forms.Form):
+    reason = ReasonField()
+
+
+def _holders(request: HttpRequest, exclude: str | None = None) -> list[tuple[str, str]]:
+    members = org_selectors.active_members(request.organization)  # type: ignore[attr-defined]
+    return [(m.id, f"{m.full_name or m.email} ({m.email})") for m in members if m.id != exclude]
+
+
+def _after(request: HttpRequest, asset: Asset) -> HttpResponse:
+    slug = request.organization.slug  # type: ignore[attr-defined]
+    try:
+        return redirect(reverse("web:asset", kwargs={"slug": slug, "asset_id": asset.id}))
+    except NoReverseMatch:  # the detail page is not there yet
+        return redirect("web:register", slug=slug)
+
+
+def _custody_page(request: HttpRequest, asset_id: str, *, hand_off: bool) -> HttpResponse:
+    org = request.organization  # type: ignore[attr-defined]
+    asset = or_404(selectors.asset_get, org, asset_id)
+    current = selectors.active_primary(org, asset.id)
+    readiness = selectors.asset_readiness(org, asset, at=timezone.now())
+    form_class = CustodyForm if hand_off else AssignForm
+    holders = _holders(request, exclude=current.subject_resource_id if current else None)
+    form = form_class(request.POST or None, holders=holders, ready=readiness.is_ready)
+    title = "Hand off custody" if hand_off else "Assign custody"
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        common = {
+            "organization": org,
+            "actor": request.actor,  # type: ignore[attr-defined]
+            "reason": d["reason"],
+            "asset_id": asset.id,
+            "location": d["location"],
+            "condition_notes": d["condition_notes"],
+            "override_reason": d.get("override_reason") or None,
+        }
+        try:
+            if hand_off:
+                asset_services.custody_hand_off(**common, to_member_id=d["member"])
+            else:
+                asset_services.custody_assign(
+                    **common, member_id=d["member"], assignment_kind=d["kind"]
+                )
+        except RegistraError as exc:
+            show_on_form(form, exc, FIELDS)
+        else:
+            name = dict(holders)[d["member"]]
+            verb = "handed off" if hand_off else "assigned"
+            messages.success(request, f"{asset.asset_key} {verb} to {name}.")
+            return _after(request, asset)
+    context = {
+        "asset": asset,
+        "form": form,
+        "readiness": readiness,
+        "current": current,
+        "holder": org_selectors.member_get(org, current.subject_resource_id) if current else None,
+        "title": title,
+        "hand_off": hand_off,
+    }
+    status = 400 if request.method == "POST" else 200
+    return render(request, "web/custody_form.html", context, status=status)
+
+
+@organization_page(Permission.WRITE_REGISTER)
+def assign(request: HttpRequest, asset_id: str) -> HttpResponse:
+    return _custody_page(request, asset_id, hand_off=False)
+
+
+@organization_page(Permission.WRITE_REGISTER)
+def hand_off(request: HttpRequest, asset_id: str) -> HttpResponse:
+    return _custody_page(request, asset_id, hand_off=True)
+
+
+@organization_page(Permission.WRITE_REGISTER)
+def end(request: HttpRequest, asset_id: str, custody_id: str) -> HttpResponse:
+    org = request.organization  # type: ignore[attr-defined]
+    asset = or_404(selectors.asset_get, org, asset_id)
+    assignment = or_404(selectors.custody_assignment_get, org, asset.id, custody_id)
+    form = EndForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            asset_services.custody_end(
+                organization=org,
+                actor=request.actor,  # type: ignore[attr-defined]
+                reason=form.cleaned_data["reason"],
+                assignment_id=assignment.id,
+            )
+        except RegistraError as exc:
+            show_on_form(form, exc, FIELDS)
+        else:
+            messages.success(request, f"Custody {assignment.assignment_key} ended.")
+            return _after(request, asset)
+    holder = org_selectors.member_get(org, assignment.subject_resource_id)
+    context = {"asset": asset, "assignment": assignment, "holder": holder, "form": form}
+    status = 400 if request.method == "POST" else 200
+    return render(request, "web/custody_end.html", context, status=status)
