@@ -3,8 +3,8 @@ with specifications as name/value rows, its classification from the organization
 change status, decommission.
 
 A form parses what the person typed. The services check the rules (required fields, lengths,
-keys, the reason) and their refusals come back next to these fields through ``SERVICE_FIELDS``
-and ``registra.web.failures``. An edit sends only what the person changed, so a field nobody
+keys) and their refusals come back next to these fields through ``SERVICE_FIELDS`` and
+``registra.web.errors``. An edit sends only what the person changed, so a field nobody
 touched keeps its stored value (and its type) and the audit event lists only real changes."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from registra.assets.models import Asset, CustodyAssignment
 from registra.assets.services import CREATABLE_STATUSES
 from registra.core.timefmt import api_format, now
 from registra.organizations.models import ResponsibilityAssignment
+from registra.web.forms import ReasonField
 
 SPEC_BLANK_ROWS = 3
 SPEC_MAX_ROWS = 60
@@ -86,14 +87,9 @@ def _text(label: str, *, max_length: int | None = None, rows: int = 0) -> forms.
 
 
 class ReasonForm(forms.Form):
-    """Every mutation's reason; the service checks its 10-1000 characters."""
+    """Every mutation's reason."""
 
-    reason = forms.CharField(
-        label="Reason",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="10-1000 characters, kept with the change in the audit log.",
-    )
+    reason = ReasonField()
 
 
 class SpecificationRow(forms.Form):

@@ -8,15 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import redirect, render
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from registra.assets import selectors
 from registra.assets import services as asset_services
 from registra.assets.models import Asset
-from registra.core.errors import Conflict, NotFound, RegistraError, Unprocessable, ValidationFailed
+from registra.core.errors import Conflict, RegistraError, Unprocessable, ValidationFailed
 from registra.organizations import selectors as org_selectors
 from registra.organizations.policy import Permission
 from registra.web.asset_forms import (
@@ -26,8 +26,8 @@ from registra.web.asset_forms import (
     StatusForm,
     custody_ids,
 )
-from registra.web.failures import show_refusal
-from registra.web.pages import organization_page
+from registra.web.errors import or_404, show_on_form
+from registra.web.pages import asset_url, organization_page, to_asset
 
 # What a write page shows next to the fields instead of failing.
 REFUSALS = (ValidationFailed, Conflict, Unprocessable)
@@ -37,20 +37,11 @@ form_methods = require_http_methods(["GET", "POST"])
 
 
 def _asset(request: HttpRequest, asset_id: str) -> Asset:
-    try:
-        return selectors.asset_get(request.organization, asset_id)  # type: ignore[attr-defined]
-    except NotFound:
-        raise Http404("no such asset") from None
+    return or_404(selectors.asset_get, request.organization, asset_id)  # type: ignore[attr-defined]
 
 
 def _register(request: HttpRequest) -> str:
     return reverse("web:register", kwargs={"slug": request.organization.slug})  # type: ignore[attr-defined]
-
-
-def _landing(request: HttpRequest, asset: Asset) -> str:
-    """Where a write on ``asset`` goes afterwards: the register list, until the asset page
-    (web:asset) is on main."""
-    return _register(request)
 
 
 def _data(request: HttpRequest) -> Any:
@@ -59,7 +50,7 @@ def _data(request: HttpRequest) -> Any:
 
 def _done(request: HttpRequest, asset: Asset, message: str) -> HttpResponseBase:
     messages.success(request, message)
-    return redirect(_landing(request, asset))
+    return to_asset(request, asset)
 
 
 def _page(
@@ -81,7 +72,7 @@ def _asset_form(request: HttpRequest, asset: Asset | None) -> AssetForm:
 
 
 def _asset_context(request: HttpRequest, form: AssetForm, asset: Asset | None) -> dict[str, Any]:
-    cancel = _landing(request, asset) if asset else _register(request)
+    cancel = asset_url(request, asset) if asset else _register(request)
     return {"form": form, "specs": form.specifications, "asset": asset, "cancel": cancel}
 
 
@@ -94,9 +85,12 @@ def _as_member(request: HttpRequest, form: Any) -> dict[str, Any]:
     }
 
 
-def _refuse(form: Any, exc: RegistraError, **where: Any) -> int:
+def _refuse(form: Any, exc: RegistraError) -> int:
     """Put the service's refusal on the form; the status the page answers with."""
-    show_refusal(form, exc, SERVICE_FIELDS, **where)
+    if isinstance(exc, Conflict) and "asset_key" in form.fields:
+        form.add_error("asset_key", exc.message)  # the one conflict creating an asset has
+    else:
+        show_on_form(form, exc, SERVICE_FIELDS)
     return exc.status
 
 
@@ -112,7 +106,7 @@ def asset_create(request: HttpRequest) -> HttpResponseBase:
             )
             return _done(request, asset, f"Asset {asset.asset_key} registered.")
         except REFUSALS as exc:
-            status = _refuse(form, exc, conflict_field="asset_key")
+            status = _refuse(form, exc)
     return _page(request, "asset_form.html", _asset_context(request, form, None), status)
 
 
@@ -125,7 +119,7 @@ def asset_edit(request: HttpRequest, asset_id: str) -> HttpResponseBase:
         changes = form.changes()
         if not changes:
             messages.info(request, f"Nothing was changed on {asset.asset_key}.")
-            return redirect(_landing(request, asset))
+            return to_asset(request, asset)
         try:
             asset = asset_services.asset_update(
                 **_as_member(request, form),
@@ -153,7 +147,7 @@ def asset_status(request: HttpRequest, asset_id: str) -> HttpResponseBase:
             return _done(request, asset, f"Asset {asset.asset_key} is now {asset.status}.")
         except REFUSALS as exc:
             status = _refuse(form, exc)
-    context = {"form": form, "asset": asset, "cancel": _landing(request, asset)}
+    context = {"form": form, "asset": asset, "cancel": asset_url(request, asset)}
     return _page(request, "asset_status.html", context, status)
 
 
@@ -185,7 +179,7 @@ def asset_decommission(request: HttpRequest, asset_id: str) -> HttpResponseBase:
         "asset": asset,
         "custody": custody,
         "custody_ids": custody_ids(custody),
-        "cancel": _landing(request, asset),
+        "cancel": asset_url(request, asset),
     }
     return _page(request, "asset_decommission.html", context, status)
 
