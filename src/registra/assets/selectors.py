@@ -65,6 +65,16 @@ def active_primary(
     return (qs.select_for_update() if lock else qs).first()
 
 
+def active_custody(organization: Organization, asset_id: str) -> list[CustodyAssignment]:
+    """The asset's active custody assignments (every kind), oldest first: what decommissioning
+    it would end."""
+    return list(
+        CustodyAssignment.objects.filter(
+            organization=organization, asset_id=asset_id, status=CustodyStatus.ACTIVE
+        ).order_by("started_at", "id")
+    )
+
+
 def custody_assignment_get(
     organization: Organization, asset_id: str, custody_id: str
 ) -> CustodyAssignment:

@@ -104,6 +104,16 @@ def responsibility_list(organization: Organization) -> list[ResponsibilityAssign
     )
 
 
+def classification_levels(organization: Organization) -> list[dict[str, Any]]:
+    """The organization's classification levels (label, rank, severity), highest rank first,
+    for copying into an asset's classification snapshot.
+
+    No organization can configure levels yet (SPEC section 5's classification levels page
+    comes with the administration pages), so there are none: forms offer "none" and keep an
+    asset's current level."""
+    return []
+
+
 def service_account_list(organization: Organization) -> list[ServiceAccount]:
     return list(
         ServiceAccount.objects.filter(organization=organization)

@@ -1,5 +1,5 @@
-"""Web UI forms: signing in, the register list's query (search, filters, sort, position), and
-the asset page's as-of moment."""
+"""Web UI forms: signing in, the register list's query (search, filters, sort, position),
+the asset page's as-of moment, and the reason every mutation asks for."""
 
 from __future__ import annotations
 
@@ -53,6 +53,20 @@ class SignInForm(forms.Form):
     def get_user(self) -> Member:
         assert self.member is not None
         return self.member
+
+
+class ReasonField(forms.CharField):
+    """Why, for the audit log: every mutation's form has one (10-1000 characters)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            label="Reason",
+            min_length=10,
+            max_length=1000,
+            widget=forms.Textarea(attrs={"rows": 3}),
+            help_text="Why, for the audit log (10-1000 characters).",
+            **kwargs,
+        )
 
 
 def _sort_choices() -> list[tuple[str, str]]:

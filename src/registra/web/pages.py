@@ -13,9 +13,12 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 
+from registra.assets.models import Asset
 from registra.core.errors import NotFound
 from registra.organizations import selectors as org_selectors
 from registra.organizations.choices import OrganizationStatus
@@ -56,3 +59,14 @@ def organization_page(permission: Permission) -> Callable[[View], View]:
         return page
 
     return decorate
+
+
+def asset_url(request: HttpRequest, asset: Asset) -> str:
+    """The asset's page."""
+    slug = request.organization.slug  # type: ignore[attr-defined]
+    return reverse("web:asset", kwargs={"slug": slug, "asset_id": asset.id})
+
+
+def to_asset(request: HttpRequest, asset: Asset) -> HttpResponse:
+    """Where a write on ``asset`` goes afterwards: its page."""
+    return redirect(asset_url(request, asset))

@@ -3,7 +3,7 @@ pages under ``/o/<slug>/``."""
 
 from django.urls import path
 
-from registra.web.views import asset_detail, bulk, custody, register, session
+from registra.web.views import asset_detail, asset_writes, bulk, custody, register, session
 
 app_name = "web"
 urlpatterns = [
@@ -12,6 +12,18 @@ urlpatterns = [
     path("sign-out", session.SignOutView.as_view(), name="sign-out"),
     path("o/<slug:slug>/", register.register, name="register"),
     path("o/<slug:slug>/register.csv", register.export, name="register-export"),
+    path("o/<slug:slug>/assets/new", asset_writes.asset_create, name="asset-create"),
+    path("o/<slug:slug>/assets/<str:asset_id>/edit", asset_writes.asset_edit, name="asset-edit"),
+    path(
+        "o/<slug:slug>/assets/<str:asset_id>/status",
+        asset_writes.asset_status,
+        name="asset-status",
+    ),
+    path(
+        "o/<slug:slug>/assets/<str:asset_id>/decommission",
+        asset_writes.asset_decommission,
+        name="asset-decommission",
+    ),
     path("o/<slug:slug>/bulk/status", bulk.change_status, name="register-bulk-status"),
     path(
         "o/<slug:slug>/assets/<str:asset_id>/custody/assign", custody.assign, name="custody-assign"

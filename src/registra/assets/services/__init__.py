@@ -4,6 +4,7 @@ transaction. Callers import this package; the modules split it by record type.""
 
 from registra.assets.services._common import (
     ASSET_KEY_RE,
+    CREATABLE_STATUSES,
     RECORD_KEY_RE,
     assessment_fields,
     asset_fields,
@@ -36,6 +37,7 @@ from registra.assets.services.readiness import (
 
 __all__ = [
     "ASSET_KEY_RE",
+    "CREATABLE_STATUSES",
     "RECORD_KEY_RE",
     "assessment_fields",
     "asset_bulk_change_status",

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from registra.assets import selectors
 from registra.assets.choices import AssetStatus, AssignmentKind, CustodyStatus
@@ -25,12 +25,9 @@ from registra.web.forms import AsOfForm
 from registra.web.pages import organization_page
 
 
-def _url(name: str, slug: str, **kwargs: str) -> str | None:
-    """The URL of ``web:<name>``, or None while no page has that name yet."""
-    try:
-        return reverse(f"web:{name}", kwargs={"slug": slug, **kwargs})
-    except NoReverseMatch:
-        return None
+def _url(name: str, slug: str, **kwargs: str) -> str:
+    """The URL of ``web:<name>`` in this organization."""
+    return reverse(f"web:{name}", kwargs={"slug": slug, **kwargs})
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,8 @@ from registra.assets.services.assets import MAX_BATCH
 from registra.core.errors import RegistraError
 from registra.organizations.policy import Permission
 from registra.web.errors import show_on_form
-from registra.web.forms import FILTER_FIELDS, RegisterQuery
+from registra.web.forms import FILTER_FIELDS, ReasonField, RegisterQuery
 from registra.web.pages import organization_page
-from registra.web.views.custody import ReasonField
 
 SCOPES = (("selected", "The selected assets"), ("filter", "Every asset matching the filter"))
 STATUSES = [(s, label) for s, label in AssetStatus.choices if s != AssetStatus.DECOMMISSIONED]

@@ -9,19 +9,18 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.shortcuts import render
 from django.utils import timezone
 
 from registra.assets import selectors
 from registra.assets import services as asset_services
 from registra.assets.choices import AssignmentKind
-from registra.assets.models import Asset
 from registra.core.errors import RegistraError
 from registra.organizations import selectors as org_selectors
 from registra.organizations.policy import Permission
 from registra.web.errors import or_404, show_on_form
-from registra.web.pages import organization_page
+from registra.web.forms import ReasonField
+from registra.web.pages import organization_page, to_asset
 
 # Service field names -> form fields.
 FIELDS = {
@@ -31,18 +30,6 @@ FIELDS = {
     "reason": "reason",
     "endedAt": "reason",
 }
-
-
-class ReasonField(forms.CharField):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(
-            label="Reason",
-            min_length=10,
-            max_length=1000,
-            widget=forms.Textarea(attrs={"rows": 3}),
-            help_text="Why, for the audit log (10-1000 characters).",
-            **kwargs,
-        )
 
 
 class CustodyForm(forms.Form):
@@ -85,14 +72,6 @@ def _holders(request: HttpRequest, exclude: str | None = None) -> list[tuple[str
     return [(m.id, f"{m.full_name or m.email} ({m.email})") for m in members if m.id != exclude]
 
 
-def _after(request: HttpRequest, asset: Asset) -> HttpResponse:
-    slug = request.organization.slug  # type: ignore[attr-defined]
-    try:
-        return redirect(reverse("web:asset", kwargs={"slug": slug, "asset_id": asset.id}))
-    except NoReverseMatch:  # the detail page is not there yet
-        return redirect("web:register", slug=slug)
-
-
 def _custody_page(request: HttpRequest, asset_id: str, *, hand_off: bool) -> HttpResponse:
     org = request.organization  # type: ignore[attr-defined]
     asset = or_404(selectors.asset_get, org, asset_id)
@@ -126,7 +105,7 @@ def _custody_page(request: HttpRequest, asset_id: str, *, hand_off: bool) -> Htt
             name = dict(holders)[d["member"]]
             verb = "handed off" if hand_off else "assigned"
             messages.success(request, f"{asset.asset_key} {verb} to {name}.")
-            return _after(request, asset)
+            return to_asset(request, asset)
     context = {
         "asset": asset,
         "form": form,
@@ -168,7 +147,7 @@ def end(request: HttpRequest, asset_id: str, custody_id: str) -> HttpResponse:
             show_on_form(form, exc, FIELDS)
         else:
             messages.success(request, f"Custody {assignment.assignment_key} ended.")
-            return _after(request, asset)
+            return to_asset(request, asset)
     holder = org_selectors.member_get(org, assignment.subject_resource_id)
     context = {"asset": asset, "assignment": assignment, "holder": holder, "form": form}
     status = 400 if request.method == "POST" else 200
