@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from registra.assets import history
@@ -234,23 +235,80 @@ READINESS_FILTERS = {
 }
 
 
-def readiness_q(choice: str, *, at: datetime, due_soon_days: int) -> Q:
+def readiness_q(choice: str, *, at: datetime, due_soon_days: int, prefix: str = "") -> Q:
     """Assets by readiness at ``at``, from the stored ``AssetReadiness``: ready until its next
-    due date; overdue or due soon by that date (active assets only)."""
-    ready = Q(readiness__state=ReadinessState.READY) & (
-        Q(readiness__next_due__isnull=True) | Q(readiness__next_due__gt=at)
+    due date; overdue or due soon by that date (active assets only). ``prefix`` is the path to
+    the asset from another model (``"asset__"`` from a custody assignment)."""
+
+    def q(**lookups: Any) -> Q:
+        return Q(**{f"{prefix}{name}": value for name, value in lookups.items()})
+
+    ready = q(readiness__state=ReadinessState.READY) & (
+        q(readiness__next_due__isnull=True) | q(readiness__next_due__gt=at)
     )
-    active = Q(status=AssetStatus.ACTIVE)
+    active = q(status=AssetStatus.ACTIVE)
     if choice == "ready":
         return ready
     if choice == "not-ready":
         return ~ready
     if choice == "overdue":
-        return active & Q(readiness__next_due__lte=at)
+        return active & q(readiness__next_due__lte=at)
     if choice == "due-soon":
         soon = at + timedelta(days=due_soon_days)
-        return active & Q(readiness__next_due__gt=at, readiness__next_due__lte=soon)
+        return active & q(readiness__next_due__gt=at, readiness__next_due__lte=soon)
     raise ValueError(f"unknown readiness filter {choice!r}")
+
+
+@dataclass(frozen=True)
+class ReadinessCounts:
+    """Active assets of one group (an asset kind, a holder) by readiness now."""
+
+    key: str
+    active: int
+    not_ready: int
+    overdue: int
+    due_soon: int
+
+
+def _counts(organization: Organization, at: datetime, prefix: str) -> dict[str, Any]:
+    window = organization.due_soon_days
+    active = Q(**{f"{prefix}status": AssetStatus.ACTIVE})
+    pick = functools.partial(readiness_q, at=at, due_soon_days=window, prefix=prefix)
+    return {
+        "active": Count("pk", filter=active),
+        "not_ready": Count("pk", filter=active & pick("not-ready")),
+        "overdue": Count("pk", filter=pick("overdue")),
+        "due_soon": Count("pk", filter=pick("due-soon")),
+    }
+
+
+def readiness_by_kind(organization: Organization, *, at: datetime) -> list[ReadinessCounts]:
+    """The readiness dashboard's rows by asset kind (kinds with active assets)."""
+    rows = (
+        Asset.objects.filter(organization=organization)
+        .values("asset_kind")
+        .annotate(**_counts(organization, at, ""))
+        .filter(active__gt=0)  # type: ignore[misc]  # annotated above
+        .order_by("asset_kind")
+    )
+    return [ReadinessCounts(key=r.pop("asset_kind"), **r) for r in rows]
+
+
+def readiness_by_holder(organization: Organization, *, at: datetime) -> list[ReadinessCounts]:
+    """The readiness dashboard's rows by holder: the active assets each member holds (active
+    primary custody), by member id."""
+    rows = (
+        CustodyAssignment.objects.filter(
+            organization=organization,
+            status=CustodyStatus.ACTIVE,
+            assignment_kind=AssignmentKind.PRIMARY,
+        )
+        .values("subject_resource_id")
+        .annotate(**_counts(organization, at, "asset__"))
+        .filter(active__gt=0)  # type: ignore[misc]  # annotated above
+        .order_by("-overdue", "-due_soon", "subject_resource_id")
+    )
+    return [ReadinessCounts(key=r.pop("subject_resource_id"), **r) for r in rows]
 
 
 def readiness_now(state: str | None, next_due: datetime | None, at: datetime) -> str:

@@ -3,7 +3,15 @@ pages under ``/o/<slug>/``."""
 
 from django.urls import path
 
-from registra.web.views import asset_detail, asset_writes, bulk, custody, register, session
+from registra.web.views import (
+    asset_detail,
+    asset_writes,
+    bulk,
+    custody,
+    dashboard,
+    register,
+    session,
+)
 
 app_name = "web"
 urlpatterns = [
@@ -12,6 +20,7 @@ urlpatterns = [
     path("sign-out", session.SignOutView.as_view(), name="sign-out"),
     path("o/<slug:slug>/", register.register, name="register"),
     path("o/<slug:slug>/register.csv", register.export, name="register-export"),
+    path("o/<slug:slug>/dashboard", dashboard.dashboard, name="dashboard"),
     path("o/<slug:slug>/assets/new", asset_writes.asset_create, name="asset-create"),
     path("o/<slug:slug>/assets/<str:asset_id>/edit", asset_writes.asset_edit, name="asset-edit"),
     path(

@@ -101,6 +101,7 @@ def register(request: HttpRequest) -> HttpResponse:
     )
     filter_fields = [(n, form.cleaned_data[n]) for n in FILTER_FIELDS if form.cleaned_data[n]]
     context = {
+        "nav": "register",
         "form": form,
         "bulk_form": BulkStatusForm(initial={"scope": "selected"}),
         "filter_fields": filter_fields,
