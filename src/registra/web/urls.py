@@ -3,7 +3,15 @@ pages under ``/o/<slug>/``."""
 
 from django.urls import path
 
-from registra.web.views import asset_detail, asset_writes, bulk, custody, register, session
+from registra.web.views import (
+    asset_detail,
+    asset_writes,
+    bulk,
+    custody,
+    readiness,
+    register,
+    session,
+)
 
 app_name = "web"
 urlpatterns = [
@@ -37,6 +45,31 @@ urlpatterns = [
         "o/<slug:slug>/assets/<str:asset_id>/custody/<str:custody_id>/end",
         custody.end,
         name="custody-end",
+    ),
+    path(
+        "o/<slug:slug>/assets/<str:asset_id>/readiness/schedule",
+        readiness.schedule,
+        name="readiness-schedule",
+    ),
+    path(
+        "o/<slug:slug>/assets/<str:asset_id>/readiness/<str:assessment_id>/start",
+        readiness.start,
+        name="readiness-start",
+    ),
+    path(
+        "o/<slug:slug>/assets/<str:asset_id>/readiness/<str:assessment_id>/complete",
+        readiness.complete,
+        name="readiness-complete",
+    ),
+    path(
+        "o/<slug:slug>/assets/<str:asset_id>/readiness/<str:assessment_id>/cancel",
+        readiness.cancel,
+        name="readiness-cancel",
+    ),
+    path(
+        "o/<slug:slug>/assets/<str:asset_id>/readiness/<str:assessment_id>/evidence/<str:sha256>",
+        readiness.evidence_file,
+        name="evidence",
     ),
     path("o/<slug:slug>/assets/<str:asset_id>/", asset_detail.asset, name="asset"),
 ]
