@@ -232,7 +232,7 @@ def test_complete_records_posture_and_stores_the_evidence_file(
 
 
 def test_a_future_date_or_an_early_valid_until_keeps_what_was_typed(
-    cast: Cast, editor: Client, asset: Asset
+    cast: Cast, editor: Client, asset: Asset, evidence_dir: Path
 ) -> None:
     r = _scheduled(cast, asset)
     future = (now() + timedelta(days=2)).astimezone(ZoneInfo("Europe/Berlin"))
@@ -253,6 +253,8 @@ def test_a_future_date_or_an_early_valid_until_keeps_what_was_typed(
     assert "must be after performedAt" in response.content.decode()
     r.refresh_from_db()
     assert r.status == "scheduled" and r.evidence_snapshot == {}
+    # Decision 0010: the file was stored before the service refused, and nothing names it.
+    assert (evidence_dir / cast.org.id / hashlib.sha256(PDF).hexdigest()).read_bytes() == PDF
 
 
 @pytest.mark.parametrize(
