@@ -264,11 +264,34 @@ STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 with contextlib.suppress(OSError):
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Evidence files of readiness assessments (decision 0010): kept through Django's storage API,
+# on the file system under the data directory by default. No MEDIA_URL: they are never served
+# as media; only web:evidence streams them, to members of their organization.
+MEDIA_ROOT = DATA_DIR / "evidence"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT},
+    },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+
+# An evidence file's size limit (bytes) and the types accepted (checked by name and content).
+REGISTRA_EVIDENCE_MAX_BYTES = _env_int("REGISTRA_EVIDENCE_MAX_BYTES", 10 * 1024 * 1024)
+REGISTRA_EVIDENCE_TYPES = [
+    t.strip()
+    for t in os.environ.get(
+        "REGISTRA_EVIDENCE_TYPES", "application/pdf,image/png,image/jpeg,text/csv,text/plain"
+    ).split(",")
+    if t.strip()
+]
+# The types registra.web.evidence knows how to recognise by their content.
+_EVIDENCE_KNOWN = {"application/pdf", "image/png", "image/jpeg", "text/csv", "text/plain"}
+if _unknown := sorted(set(REGISTRA_EVIDENCE_TYPES) - _EVIDENCE_KNOWN):
+    raise ImproperlyConfigured(
+        f"REGISTRA_EVIDENCE_TYPES names unknown types {_unknown}; known: {sorted(_EVIDENCE_KNOWN)}"
+    )
 
 # API v1 limits (SPEC section 4). Settings so that benchmarks and operators can raise them.
 REGISTRA_TOKEN_TTL_SECONDS = _env_int("REGISTRA_TOKEN_TTL_SECONDS", 900)

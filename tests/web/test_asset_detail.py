@@ -301,6 +301,7 @@ def test_the_controls_link_to_the_write_pages_for_writers_only(
         "status",
         "custody/assign",
         "custody/hand-off",
+        "readiness/schedule",
         "decommission",
         f"custody/{custody.id}/end",
     ]

@@ -103,6 +103,16 @@ def assessment_history(organization: Organization, asset_id: str) -> list[Readin
     )
 
 
+def assessment_get(
+    organization: Organization, asset_id: str, assessment_id: str
+) -> ReadinessAssessment:
+    """One assessment of this asset (with its performer); NotFound otherwise."""
+    found = ReadinessAssessment.objects.select_related("performed_by_responsibility").filter(
+        organization=organization, asset_id=asset_id, id=assessment_id
+    )
+    return first_or_404(found, f"readiness assessment {assessment_id}")
+
+
 def asset_audit_trail(organization: Organization, asset_id: str) -> list[AuditEvent]:
     """The events whose subject is the asset itself, in the chain's order."""
     events = AuditEvent.objects.filter(

@@ -102,13 +102,15 @@ class SpecificationRow(forms.Form):
 class BaseSpecificationRows(forms.BaseFormSet):  # type: ignore[type-arg]
     """The specifications as rows; an empty row is no specification."""
 
+    noun = "specification"
+
     def clean(self) -> None:
         seen: set[str] = set()
         for row in self.forms:
             key = row.cleaned_data.get("key", "")
             value = row.cleaned_data.get("value", "")
             if value and not key:
-                row.add_error("key", "A specification needs a name.")
+                row.add_error("key", f"A {self.noun} needs a name.")
             elif key and not value:
                 row.add_error("value", "Give a value, or clear the name to remove this row.")
             elif key and key in seen:

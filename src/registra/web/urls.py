@@ -9,6 +9,7 @@ from registra.web.views import (
     bulk,
     custody,
     dashboard,
+    readiness,
     register,
     session,
 )
@@ -46,6 +47,31 @@ urlpatterns = [
         "o/<slug:slug>/assets/<str:asset_id>/custody/<str:custody_id>/end",
         custody.end,
         name="custody-end",
+    ),
+    path(
+        "o/<slug:slug>/assets/<str:asset_id>/readiness/schedule",
+        readiness.schedule,
+        name="readiness-schedule",
+    ),
+    path(
+        "o/<slug:slug>/assets/<str:asset_id>/readiness/<str:assessment_id>/start",
+        readiness.start,
+        name="readiness-start",
+    ),
+    path(
+        "o/<slug:slug>/assets/<str:asset_id>/readiness/<str:assessment_id>/complete",
+        readiness.complete,
+        name="readiness-complete",
+    ),
+    path(
+        "o/<slug:slug>/assets/<str:asset_id>/readiness/<str:assessment_id>/cancel",
+        readiness.cancel,
+        name="readiness-cancel",
+    ),
+    path(
+        "o/<slug:slug>/assets/<str:asset_id>/readiness/<str:assessment_id>/evidence/<str:sha256>",
+        readiness.evidence_file,
+        name="evidence",
     ),
     path("o/<slug:slug>/assets/<str:asset_id>/", asset_detail.asset, name="asset"),
 ]

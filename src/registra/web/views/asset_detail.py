@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from registra.assets import selectors
-from registra.assets.choices import AssetStatus, AssignmentKind, CustodyStatus
+from registra.assets.choices import AssessmentStatus, AssetStatus, AssignmentKind, CustodyStatus
 from registra.assets.models import Asset, CustodyAssignment, ReadinessAssessment
 from registra.core.errors import NotFound
 from registra.core.timefmt import now
@@ -69,6 +69,7 @@ def _controls(asset: Asset, slug: str, writable: bool, held: bool) -> dict[str, 
         "status": "asset-status",
         "decommission": "asset-decommission",
         "assign": "custody-assign",
+        "schedule": "readiness-schedule",
     }
     if held:
         names["hand_off"] = "custody-hand-off"
@@ -83,15 +84,62 @@ class AssessmentRow:
     assessment: ReadinessAssessment
     posture: list[display.Entry]
     evidence: list[display.Entry]
+    actions: dict[str, str]
+    files: list[EvidenceLink]
 
 
-def _assessment_rows(assessments: list[ReadinessAssessment]) -> list[AssessmentRow]:
-    return [
-        AssessmentRow(
-            r, display.entries(r.posture_snapshot or {}), display.entries(r.evidence_snapshot or {})
+@dataclass(frozen=True)
+class EvidenceLink:
+    """An evidence file of an assessment, with its download link."""
+
+    name: str
+    size: Any
+    sha256: str
+    url: str
+
+
+_OPEN = (AssessmentStatus.SCHEDULED, AssessmentStatus.IN_PROGRESS)
+
+
+def _assessment_actions(r: ReadinessAssessment, slug: str, writable: bool) -> dict[str, str]:
+    """Start, complete, cancel: the moves an open assessment allows, for writers."""
+    if not writable or r.status not in _OPEN:
+        return {}
+    names: tuple[str, ...] = ("complete", "cancel")
+    if r.status == AssessmentStatus.SCHEDULED:
+        names = ("start", *names)
+    ids = {"asset_id": r.asset_id, "assessment_id": r.id}
+    return {n: _url(f"readiness-{n}", slug, **ids) for n in names}
+
+
+def _evidence(r: ReadinessAssessment, slug: str) -> tuple[dict[str, Any], list[EvidenceLink]]:
+    """The evidence snapshot without its stored files, and those files as download links
+    (files recorded without a stored copy, e.g. by an import, stay entries)."""
+    evidence = dict(r.evidence_snapshot or {})
+    stored = [f for f in evidence.get("files") or [] if isinstance(f, dict) and f.get("storageKey")]
+    if not stored:
+        return evidence, []
+    evidence.pop("files")
+    ids = {"asset_id": r.asset_id, "assessment_id": r.id}
+    links = [
+        EvidenceLink(
+            f["name"], f.get("size"), f["sha256"], _url("evidence", slug, **ids, sha256=f["sha256"])
         )
-        for r in assessments
+        for f in stored
     ]
+    return evidence, links
+
+
+def _assessment_rows(
+    assessments: list[ReadinessAssessment], slug: str, writable: bool
+) -> list[AssessmentRow]:
+    rows = []
+    for r in assessments:
+        evidence, files = _evidence(r, slug)
+        posture = display.entries(r.posture_snapshot or {})
+        actions = _assessment_actions(r, slug, writable)
+        rows.append(AssessmentRow(r, posture, display.entries(evidence), actions, files))
+    return rows
 
 
 def _responsibility_names(asset: Asset) -> dict[str, str]:
@@ -188,7 +236,7 @@ def asset(request: HttpRequest, asset_id: str) -> HttpResponse:
             )
         ],
         "custody": _custody_rows(detail.custody, org.slug, writable),
-        "assessments": _assessment_rows(detail.assessments),
+        "assessments": _assessment_rows(detail.assessments, org.slug, writable),
         "trail": [display.event_view(e) for e in reversed(detail.events)],
         "fields": _fields(detail),
         "controls": _controls(a, org.slug, writable, held),
