@@ -29,6 +29,30 @@ def row_keys(page: Page) -> list[str]:
     return register_rows(page).locator("td.key").all_inner_texts()
 
 
+def held_asset(page: Page, *, last: bool = False, **filters: str) -> tuple[str, str]:
+    """Through the register's Holder filter, the first member (``last``: the last) who holds an
+    asset matching ``filters`` as primary holder: that asset's key and the member's name."""
+    options = page.get_by_role("search").get_by_label("Holder").locator("option")
+    members = [(o.get_attribute("value"), o.inner_text()) for o in options.all()[1:]]
+    for member_id, name in reversed(members) if last else members:
+        filter_register(page, holder=str(member_id), **filters)
+        if keys := row_keys(page):
+            return keys[0], name
+    raise AssertionError(f"no member holds an asset matching {filters}")
+
+
+def open_held_asset(page: Page) -> str:
+    """From the register list, open the first asset of the table somebody holds (its page
+    offers "Hand off"); its key."""
+    keys = row_keys(page)
+    for key in keys:
+        open_asset(page, key)
+        if action(page, "Hand off").count():
+            return key
+        page.go_back()
+    raise AssertionError(f"none of {keys} is held")
+
+
 def open_asset(page: Page, key: str) -> None:
     """Follow the asset key's link in the register table to the asset page."""
     page.get_by_role("table").get_by_role("link", name=key, exact=True).click()

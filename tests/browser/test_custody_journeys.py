@@ -15,25 +15,15 @@ from tests.browser.steps import (
     expect_message,
     filter_register,
     give_reason,
+    held_asset,
     open_asset,
+    open_held_asset,
     register_rows,
     row_keys,
     section,
 )
 
 OVERRIDE = "Override: why hand over an asset that is not ready"
-
-
-def _held_asset(page: Page, *, last: bool = False, **filters: str) -> tuple[str, str]:
-    """Through the register's Holder filter, the first member (``last``: the last) who holds an
-    asset matching ``filters`` as primary holder: that asset's key and the member's name."""
-    options = page.get_by_role("search").get_by_label("Holder").locator("option")
-    members = [(o.get_attribute("value"), o.inner_text()) for o in options.all()[1:]]
-    for member_id, name in reversed(members) if last else members:
-        filter_register(page, holder=str(member_id), **filters)
-        if keys := row_keys(page):
-            return keys[0], name
-    raise AssertionError(f"no member holds an asset matching {filters}")
 
 
 def _custody_rows(page: Page, kind: str = "", status: str = "") -> Locator:
@@ -50,7 +40,7 @@ def test_handing_an_asset_to_another_member_and_looking_back_before_the_hand_off
     signed_in: Callable[[str], Page],
 ) -> None:
     page = signed_in("editor")
-    key, earlier = _held_asset(page, readiness="ready")
+    key, earlier = held_asset(page, readiness="ready")
     open_asset(page, key)
     expect(_custody_rows(page, "primary", "active")).to_contain_text([earlier])
 
@@ -95,13 +85,7 @@ def test_a_not_ready_asset_asks_for_the_override_and_hands_off_with_it(
     assert keys, "the demo register has active calibrated tools that are not ready"
     expect(register_rows(page).locator("td .readiness")).to_have_text(["Not ready"] * len(keys))
 
-    for key in keys:  # the first one somebody holds: it can be handed off
-        open_asset(page, key)
-        if action(page, "Hand off").count():
-            break
-        page.go_back()
-    else:
-        raise AssertionError(f"none of {keys} is held")
+    key = open_held_asset(page)  # one that can be handed off
     reasons = page.get_by_role("list", name="Why it is not ready").get_by_role("listitem")
     why = reasons.all_inner_texts()
     assert why and all(re.match("calibration ", r) for r in why), why
@@ -134,7 +118,7 @@ def test_decommissioning_a_held_asset_lists_and_ends_its_custody(
     signed_in: Callable[[str], Page],
 ) -> None:
     page = signed_in("editor")
-    key, holder = _held_asset(page, last=True, status="active")
+    key, holder = held_asset(page, last=True, status="active")
     open_asset(page, key)
     action(page, "Decommission").click()
 
