@@ -10,13 +10,15 @@ REASON = "Browser journey: checking the register's pages end to end."
 
 def filter_register(page: Page, *, search: str = "", **selects: str) -> None:
     """On the register list: type ``search``, choose each filter (``status="active"``,
-    ``kind=...``, ``readiness="not-ready"``: the options' values) and press "Apply"."""
+    ``kind=...``, ``readiness="not-ready"``: the options' values), press "Apply" and wait for
+    the filtered list."""
     filters = page.get_by_role("search")
     if search:
         filters.get_by_label("Search").fill(search)
     for name, value in selects.items():
         filters.get_by_label(name.capitalize(), exact=True).select_option(value)
-    filters.get_by_role("button", name="Apply").click()
+    with page.expect_navigation():  # then the table read next is the filtered one
+        filters.get_by_role("button", name="Apply").click()
 
 
 def register_rows(page: Page) -> Locator:
