@@ -206,3 +206,6 @@ def test_filters_by_computed_readiness_holder_and_custodian(cast: Cast, viewer: 
     assert get(holder=cast.technician.id) == ["R-OK"]
     page = viewer.get("/o/skyline-mro/", {"q": "R-NEVER"}).content.decode()
     assert '<span class="readiness readiness-not-ready">Not ready</span>' in page
+    header, rows, _ = _export(viewer, sort="key")
+    readiness = {r[1]: r[header.index("readiness")] for r in rows}
+    assert readiness == {"R-NEVER": "not-ready", "R-OK": "ready", "R-SOON": "ready"}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from registra.assets import history
@@ -231,7 +231,7 @@ REGISTER_COLUMNS = (
     "decommissioned_at",
     "created_at",
     "updated_at",
-    "readiness__state",
+    "readiness_now",
     "readiness__next_due",
 )
 
@@ -321,11 +321,17 @@ def readiness_by_holder(organization: Organization, *, at: datetime) -> list[Rea
     return [ReadinessCounts(key=r.pop("subject_resource_id"), **r) for r in rows]
 
 
-def readiness_now(state: str | None, next_due: datetime | None, at: datetime) -> str:
-    """A stored readiness (``AssetReadiness.state`` and ``next_due``) at ``at``."""
-    if state == ReadinessState.READY and (next_due is None or next_due > at):
-        return ReadinessState.READY
-    return ReadinessState.NOT_READY
+def with_readiness_now(assets: QuerySet[Asset], *, at: datetime) -> QuerySet[Asset]:
+    """``assets`` annotated with ``readiness_now`` (``ready`` or ``not-ready`` at ``at``), by
+    the same rule as the readiness filters (``readiness_q``), in the same query."""
+    ready = readiness_q("ready", at=at, due_soon_days=0)
+    return assets.annotate(
+        readiness_now=Case(
+            When(ready, then=Value(ReadinessState.READY)),
+            default=Value(ReadinessState.NOT_READY),
+            output_field=CharField(),
+        )
+    )
 
 
 def holder_q(member_id: str) -> Q:
@@ -410,7 +416,8 @@ def register_page(
     limit: int,
 ) -> tuple[list[dict[str, Any]], tuple[Any, str] | None]:
     """One keyset page of the register list and the position after it (None at the end)."""
-    assets = register_assets(organization, flt)
+    at = timezone.now()
+    assets = with_readiness_now(register_assets(organization, flt, at=at), at=at)
     if after is not None:
         value, last_id = after
         op = "lt" if sort.descending else "gt"
@@ -418,9 +425,6 @@ def register_page(
             Q(**{f"{sort.field}__{op}": value}) | Q(**{sort.field: value, f"id__{op}": last_id})
         )
     rows = list(assets.order_by(*sort.order()).values(*REGISTER_COLUMNS)[: limit + 1])
-    at = timezone.now()
-    for row in rows:
-        row["readiness"] = readiness_now(row["readiness__state"], row["readiness__next_due"], at)
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
@@ -436,13 +440,13 @@ def register_asset_ids(organization: Organization, flt: RegisterFilter, *, limit
 def register_export_rows(
     organization: Organization, flt: RegisterFilter, sort: RegisterSort
 ) -> Iterator[tuple[Any, ...]]:
-    """Every matching asset as a tuple of ``REGISTER_COLUMNS``, the stored readiness as it is
-    now (its state, then its next due date), streamed from the database in chunks (a million
-    rows never sit in memory at once)."""
+    """Every matching asset as a tuple of ``REGISTER_COLUMNS`` (readiness as it is now, then
+    the next due date), streamed from the database in chunks (a million rows never sit in
+    memory at once)."""
     at = timezone.now()
-    assets = register_assets(organization, flt, at=at).order_by(*sort.order())
-    for row in assets.values_list(*REGISTER_COLUMNS).iterator(chunk_size=2000):
-        yield (*row[:-2], readiness_now(row[-2], row[-1], at), row[-1])
+    assets = with_readiness_now(register_assets(organization, flt, at=at), at=at)
+    rows = assets.order_by(*sort.order()).values_list(*REGISTER_COLUMNS)
+    return rows.iterator(chunk_size=2000)
 
 
 def register_kinds(organization: Organization) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
@@ -65,6 +65,13 @@ def asset_url(request: HttpRequest, asset: Asset) -> str:
     """The asset's page."""
     slug = request.organization.slug  # type: ignore[attr-defined]
     return reverse("web:asset", kwargs={"slug": slug, "asset_id": asset.id})
+
+
+def form_page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    """A write page: 200 when shown, 400 when a POST comes back to it (refused, the form
+    holding its errors and everything typed)."""
+    status = 400 if request.method == "POST" else 200
+    return render(request, template, context, status=status)
 
 
 def to_asset(request: HttpRequest, asset: Asset) -> HttpResponse:

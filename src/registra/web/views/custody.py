@@ -9,7 +9,6 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.utils import timezone
 
 from registra.assets import selectors
@@ -18,9 +17,10 @@ from registra.assets.choices import AssignmentKind
 from registra.core.errors import RegistraError
 from registra.organizations import selectors as org_selectors
 from registra.organizations.policy import Permission
+from registra.web.asset_forms import ReasonForm
 from registra.web.errors import or_404, show_on_form
 from registra.web.forms import ReasonField
-from registra.web.pages import organization_page, to_asset
+from registra.web.pages import form_page, organization_page, to_asset
 
 # Service field names -> form fields.
 FIELDS = {
@@ -61,10 +61,6 @@ class CustodyForm(forms.Form):
 class AssignForm(CustodyForm):
     kind = forms.ChoiceField(label="Kind of custody", choices=AssignmentKind.choices)
     field_order = ("member", "kind", "location", "condition_notes", "reason")
-
-
-class EndForm(forms.Form):
-    reason = ReasonField()
 
 
 def _holders(request: HttpRequest, exclude: str | None = None) -> list[tuple[str, str]]:
@@ -115,8 +111,7 @@ def _custody_page(request: HttpRequest, asset_id: str, *, hand_off: bool) -> Htt
         "title": title,
         "hand_off": hand_off,
     }
-    status = 400 if request.method == "POST" else 200
-    return render(request, "web/custody_form.html", context, status=status)
+    return form_page(request, "web/custody_form.html", context)
 
 
 @organization_page(Permission.WRITE_REGISTER)
@@ -134,7 +129,7 @@ def end(request: HttpRequest, asset_id: str, custody_id: str) -> HttpResponse:
     org = request.organization  # type: ignore[attr-defined]
     asset = or_404(selectors.asset_get, org, asset_id)
     assignment = or_404(selectors.custody_assignment_get, org, asset.id, custody_id)
-    form = EndForm(request.POST or None)
+    form = ReasonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             asset_services.custody_end(
@@ -150,5 +145,4 @@ def end(request: HttpRequest, asset_id: str, custody_id: str) -> HttpResponse:
             return to_asset(request, asset)
     holder = org_selectors.member_get(org, assignment.subject_resource_id)
     context = {"asset": asset, "assignment": assignment, "holder": holder, "form": form}
-    status = 400 if request.method == "POST" else 200
-    return render(request, "web/custody_end.html", context, status=status)
+    return form_page(request, "web/custody_end.html", context)

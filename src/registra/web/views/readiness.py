@@ -9,7 +9,6 @@ from typing import Any
 from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.utils import timezone
 
 from registra.assets import selectors
@@ -21,18 +20,13 @@ from registra.organizations.policy import Permission
 from registra.web import evidence
 from registra.web.asset_forms import ReasonForm
 from registra.web.errors import or_404, show_on_form
-from registra.web.pages import organization_page, to_asset
+from registra.web.pages import form_page, organization_page, to_asset
 from registra.web.readiness_forms import SERVICE_FIELDS, CompleteForm, ScheduleForm
 
 
 def _org_asset(request: HttpRequest, asset_id: str) -> tuple[Any, Asset]:
     org = request.organization  # type: ignore[attr-defined]
     return org, or_404(selectors.asset_get, org, asset_id)
-
-
-def _render(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
-    status = 400 if request.method == "POST" else 200
-    return render(request, template, context, status=status)
 
 
 @organization_page(Permission.WRITE_REGISTER)
@@ -63,7 +57,7 @@ def schedule(request: HttpRequest, asset_id: str) -> HttpResponse:
                 f"Assessment {r.readiness_assessment_key} ({r.assessment_kind}) scheduled.",
             )
             return to_asset(request, asset)
-    return _render(request, "web/readiness_schedule.html", {"asset": asset, "form": form})
+    return form_page(request, "web/readiness_schedule.html", {"asset": asset, "form": form})
 
 
 # The confirmation pages: the service, the page's title and button, and what was done.
@@ -92,7 +86,7 @@ def _confirm(request: HttpRequest, asset_id: str, assessment_id: str, action: st
             messages.success(request, f"Assessment {r.readiness_assessment_key} {done}.")
             return to_asset(request, asset)
     context = {"asset": asset, "assessment": r, "form": form, "title": title, "action": action}
-    return _render(request, "web/readiness_confirm.html", context)
+    return form_page(request, "web/readiness_confirm.html", context)
 
 
 @organization_page(Permission.WRITE_REGISTER)
@@ -125,7 +119,7 @@ def complete(request: HttpRequest, asset_id: str, assessment_id: str) -> HttpRes
             messages.success(request, f"Assessment {r.readiness_assessment_key} completed.")
             return to_asset(request, asset)
     context = {"asset": asset, "assessment": r, "form": form, "measured": form.measured}
-    return _render(request, "web/readiness_complete.html", context)
+    return form_page(request, "web/readiness_complete.html", context)
 
 
 def _record_result(request: HttpRequest, r: ReadinessAssessment, form: CompleteForm) -> None:
