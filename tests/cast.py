@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from registra.assets import services as asset_services
-from registra.assets.models import Asset, ReadinessAssessment
+from registra.assets.models import Asset, CustodyAssignment, ReadinessAssessment
 from registra.core.audit import Actor
 from registra.core.errors import ValidationFailed
 from registra.core.models import AuditChainHead, AuditEvent
@@ -179,6 +179,20 @@ def calibrate(
         performed_at=performed,
         valid_until=performed + timedelta(days=days_valid),
     )
+
+
+def ready_tool(org: Organization, key: str) -> Asset:
+    """An active calibrated tool with a valid calibration: ready."""
+    asset = make_asset(org, key)
+    calibrate(org, asset)
+    return asset
+
+
+def active_primary(asset: Asset) -> CustodyAssignment | None:
+    """The asset's active primary custody, if any."""
+    return CustodyAssignment.objects.filter(
+        asset_id=asset.id, status="active", assignment_kind="primary"
+    ).first()
 
 
 def audit_mark(org: Organization) -> int:

@@ -31,7 +31,7 @@ def test_an_editor_changes_the_status_of_25_selected_assets(
     chosen = keys[:BATCH]
     for key in chosen:
         page.get_by_role("checkbox", name=f"Select {key}").check()
-    bulk = page.get_by_role("form", name="Change the status of several assets")
+    bulk = page.get_by_role("form", name="Act on several assets")
     bulk.get_by_role("radio", name="The selected assets").check()
     bulk.get_by_label("New status").select_option("inactive")
     bulk.get_by_label("Reason", exact=True).fill(REASON)

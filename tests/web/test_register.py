@@ -7,7 +7,7 @@ import csv
 import io
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -15,7 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from registra.assets import services as asset_services
-from registra.assets.models import Asset
+from registra.assets.models import Asset, AssetReadiness
 from registra.organizations.models import Member
 from tests.cast import REASON, Cast, calibrate, make_asset, operator
 
@@ -209,3 +209,30 @@ def test_filters_by_computed_readiness_holder_and_custodian(cast: Cast, viewer: 
     header, rows, _ = _export(viewer, sort="key")
     readiness = {r[1]: r[header.index("readiness")] for r in rows}
     assert readiness == {"R-NEVER": "not-ready", "R-OK": "ready", "R-SOON": "ready"}
+
+
+def test_the_list_and_the_export_say_why_an_asset_is_not_ready(cast: Cast, viewer: Client) -> None:
+    make_asset(cast.org, "W-NEVER")
+    lapsing = make_asset(cast.org, "W-LAPSED")
+    calibrate(cast.org, lapsing, days_valid=30)
+    fine = make_asset(cast.org, "W-OK")
+    calibrate(cast.org, fine)
+    # Time passes: the calibration stored as ready falls due (nothing is written when it does).
+    due = datetime(2026, 1, 15, 8, 0, tzinfo=UTC)
+    AssetReadiness.objects.filter(asset_id=lapsing.id).update(next_due=due)
+
+    page = viewer.get("/o/skyline-mro/", {"q": "W-"}).content.decode()
+    row = r'>(W-[A-Z]+)</a></td>.*?<td><span class="readiness[^>]*>[^<]*</span>(.*?)</td>'
+    cells = dict(re.findall(row, page, re.S))
+    assert cells == {
+        "W-LAPSED": '<span class="why">overdue since 2026-01-15</span>',
+        "W-NEVER": '<span class="why">calibration never completed</span>',
+        "W-OK": "",
+    }
+    header, rows, _ = _export(viewer, q="W-", sort="key")
+    assert header[-3:] == ["readiness", "nextDue", "readinessReasons"]
+    assert {r[1]: (r[-3], r[-1]) for r in rows} == {
+        "W-LAPSED": ("not-ready", "overdue since 2026-01-15"),
+        "W-NEVER": ("not-ready", "calibration never completed"),
+        "W-OK": ("ready", ""),
+    }

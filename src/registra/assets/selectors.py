@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,11 +12,17 @@ from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, QueryS
 from django.utils import timezone
 
 from registra.assets import history
-from registra.assets.choices import AssetStatus, AssignmentKind, CustodyStatus, ReadinessState
+from registra.assets.choices import (
+    AssessmentStatus,
+    AssetStatus,
+    AssignmentKind,
+    CustodyStatus,
+    ReadinessState,
+)
 from registra.assets.models import Asset, CustodyAssignment, ReadinessAssessment
 from registra.assets.readiness import KindReadiness, Readiness, compute_readiness, kinds_readiness
 from registra.core.models import AuditEvent
-from registra.core.queries import first_or_404, rows_in
+from registra.core.queries import IN_CHUNK, first_or_404, rows_in
 from registra.organizations.models import Organization
 
 
@@ -37,8 +43,10 @@ def asset_keys_taken(organization: Organization, asset_keys: list[str]) -> set[s
 
 
 def assets_for_readiness(organization: Organization, asset_ids: Iterable[str]) -> list[Asset]:
-    """These assets of the organization with only what readiness depends on (status, kind)."""
-    assets = Asset.objects.filter(organization=organization).only("id", "status", "asset_kind")
+    """These assets of the organization with only what readiness depends on (status, kind)
+    and their keys (to name them in a reason)."""
+    fields = ("id", "asset_key", "status", "asset_kind")
+    assets = Asset.objects.filter(organization=organization).only(*fields)
     return list(rows_in(assets, "id", list(asset_ids)))
 
 
@@ -64,6 +72,22 @@ def active_primary(
         assignment_kind=AssignmentKind.PRIMARY,
     )
     return (qs.select_for_update() if lock else qs).first()
+
+
+def active_primaries(
+    organization: Organization, asset_ids: list[str], *, lock: bool = False
+) -> dict[str, CustodyAssignment]:
+    """The active primary custody of each of these assets that has one, by asset id (locked
+    ``FOR UPDATE`` when ``lock``)."""
+    qs = CustodyAssignment.objects.filter(
+        organization=organization,
+        status=CustodyStatus.ACTIVE,
+        assignment_kind=AssignmentKind.PRIMARY,
+    )
+    return {
+        c.asset_id: c
+        for c in rows_in(qs.select_for_update() if lock else qs, "asset_id", asset_ids)
+    }
 
 
 def active_custody(organization: Organization, asset_id: str) -> list[CustodyAssignment]:
@@ -137,6 +161,59 @@ def asset_readiness(
         assessments=_required_assessments(organization, asset, assessments),
         at=at,
     )
+
+
+@dataclass(slots=True)
+class CompletedAssessment:
+    """What the readiness computation reads of a completed assessment
+    (``readiness.AssessmentLike``)."""
+
+    asset_id: str
+    assessment_kind: str
+    status: str
+    readiness_state: str
+    performed_at: datetime | None
+    valid_until: datetime | None
+
+
+def completed_assessments(
+    organization: Organization, asset_ids: list[str], kinds: Iterable[str]
+) -> dict[str, list[CompletedAssessment]]:
+    """The completed assessments of these kinds of these assets, by asset id (``IN_CHUNK``
+    assets per query)."""
+    by_asset: dict[str, list[CompletedAssessment]] = {}
+    kinds = sorted(set(kinds))
+    if not kinds:
+        return by_asset
+    rows = ReadinessAssessment.objects.filter(
+        organization=organization,
+        assessment_kind__in=kinds,
+        status=AssessmentStatus.COMPLETED,
+    ).values_list(*(f.name for f in fields(CompletedAssessment)))
+    for start in range(0, len(asset_ids), IN_CHUNK):
+        for row in rows.filter(asset_id__in=asset_ids[start : start + IN_CHUNK]):
+            by_asset.setdefault(row[0], []).append(CompletedAssessment(*row))
+    return by_asset
+
+
+def assets_readiness(
+    organization: Organization, assets: list[Asset], *, at: datetime
+) -> dict[str, Readiness]:
+    """The computed readiness at ``at`` of each of these assets, with reasons, by asset id:
+    ``asset_readiness`` for many assets in one query per ``IN_CHUNK`` assets."""
+    requirements = organization.readiness_requirements or {}
+    kinds = {k for a in assets for k in requirements.get(a.asset_kind, [])}
+    history = completed_assessments(organization, [a.id for a in assets], kinds)
+    return {
+        a.id: compute_readiness(
+            asset_status=a.status,
+            asset_kind=a.asset_kind,
+            requirements=requirements,
+            assessments=history.get(a.id, []),
+            at=at,
+        )
+        for a in assets
+    }
 
 
 def _required_assessments(
@@ -233,6 +310,7 @@ REGISTER_COLUMNS = (
     "updated_at",
     "readiness_now",
     "readiness__next_due",
+    "readiness__reasons",
 )
 
 
@@ -267,6 +345,17 @@ def readiness_q(choice: str, *, at: datetime, due_soon_days: int, prefix: str = 
         soon = at + timedelta(days=due_soon_days)
         return active & q(readiness__next_due__gt=at, readiness__next_due__lte=soon)
     raise ValueError(f"unknown readiness filter {choice!r}")
+
+
+def not_ready_reasons(readiness_now: str, stored: list[str] | None, next_due: Any) -> list[str]:
+    """Why an asset of the register list is not ready now (``readiness_now`` from
+    ``with_readiness_now``): the reasons stored with its readiness or, when it was stored ready
+    and is not ready now, the due date that has passed since."""
+    if readiness_now == ReadinessState.READY:
+        return []
+    if stored:
+        return list(stored)
+    return [f"overdue since {next_due:%Y-%m-%d}"] if next_due else []
 
 
 @dataclass(frozen=True)
@@ -425,6 +514,10 @@ def register_page(
             Q(**{f"{sort.field}__{op}": value}) | Q(**{sort.field: value, f"id__{op}": last_id})
         )
     rows = list(assets.order_by(*sort.order()).values(*REGISTER_COLUMNS)[: limit + 1])
+    for row in rows:
+        row["readiness_reasons"] = not_ready_reasons(
+            row["readiness_now"], row.pop("readiness__reasons"), row["readiness__next_due"]
+        )
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
@@ -440,13 +533,14 @@ def register_asset_ids(organization: Organization, flt: RegisterFilter, *, limit
 def register_export_rows(
     organization: Organization, flt: RegisterFilter, sort: RegisterSort
 ) -> Iterator[tuple[Any, ...]]:
-    """Every matching asset as a tuple of ``REGISTER_COLUMNS`` (readiness as it is now, then
-    the next due date), streamed from the database in chunks (a million rows never sit in
-    memory at once)."""
+    """Every matching asset as a tuple of ``REGISTER_COLUMNS`` (readiness as it is now, the
+    next due date, why it is not ready), streamed from the database in chunks (a million rows
+    never sit in memory at once)."""
     at = timezone.now()
     assets = with_readiness_now(register_assets(organization, flt, at=at), at=at)
     rows = assets.order_by(*sort.order()).values_list(*REGISTER_COLUMNS)
-    return rows.iterator(chunk_size=2000)
+    for *row, stored in rows.iterator(chunk_size=2000):
+        yield (*row, "; ".join(not_ready_reasons(row[-2], stored, row[-1])))
 
 
 def register_kinds(organization: Organization) -> list[str]:

@@ -59,7 +59,7 @@ class ScheduleForm(ReasonForm):
         help_text="Used when no required kind is chosen above, e.g. inspection.",
     )
     performer = forms.ChoiceField(label="Performed by (responsibility)", required=False)
-    field_order = ("kind", "other_kind", "performer", "reason")
+    field_order: tuple[str, ...] = ("kind", "other_kind", "performer", "reason")
 
     def __init__(
         self,
@@ -67,8 +67,9 @@ class ScheduleForm(ReasonForm):
         *,
         required_kinds: Sequence[str],
         responsibilities: Sequence[ResponsibilityAssignment],
+        **kwargs: Any,
     ) -> None:
-        super().__init__(data)
+        super().__init__(data, **kwargs)
         if required_kinds:
             kinds = [(k, k) for k in required_kinds]
             cast(forms.ChoiceField, self.fields["kind"]).choices = [

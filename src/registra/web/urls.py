@@ -35,6 +35,8 @@ urlpatterns = [
         name="asset-decommission",
     ),
     path("o/<slug:slug>/bulk/status", bulk.change_status, name="register-bulk-status"),
+    path("o/<slug:slug>/bulk/custody", bulk.hand_over, name="register-bulk-custody"),
+    path("o/<slug:slug>/bulk/schedule", bulk.schedule, name="register-bulk-schedule"),
     path(
         "o/<slug:slug>/assets/<str:asset_id>/custody/assign", custody.assign, name="custody-assign"
     ),

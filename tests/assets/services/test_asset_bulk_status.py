@@ -6,7 +6,7 @@ import pytest
 
 from registra.assets import services
 from registra.assets.models import Asset
-from registra.assets.services.assets import MAX_BATCH
+from registra.assets.services import MAX_BATCH
 from registra.core.errors import NotFound, Unprocessable, ValidationFailed
 from tests.cast import REASON, Cast, audit_mark, audit_since, make_asset, operator
 

@@ -5,6 +5,7 @@ transaction. Callers import this package; the modules split it by record type.""
 from registra.assets.services._common import (
     ASSET_KEY_RE,
     CREATABLE_STATUSES,
+    MAX_BATCH,
     RECORD_KEY_RE,
     assessment_fields,
     asset_fields,
@@ -22,6 +23,7 @@ from registra.assets.services.assets import (
 )
 from registra.assets.services.custody import (
     custody_assign,
+    custody_bulk_hand_over,
     custody_bulk_record,
     custody_end,
     custody_hand_off,
@@ -29,6 +31,7 @@ from registra.assets.services.custody import (
 from registra.assets.services.readiness import (
     organization_set_readiness_requirements,
     readiness_bulk_record,
+    readiness_bulk_schedule,
     readiness_cancel,
     readiness_complete,
     readiness_schedule,
@@ -38,6 +41,7 @@ from registra.assets.services.readiness import (
 __all__ = [
     "ASSET_KEY_RE",
     "CREATABLE_STATUSES",
+    "MAX_BATCH",
     "RECORD_KEY_RE",
     "assessment_fields",
     "asset_bulk_change_status",
@@ -50,12 +54,14 @@ __all__ = [
     "asset_fields",
     "asset_update",
     "custody_assign",
+    "custody_bulk_hand_over",
     "custody_bulk_record",
     "custody_end",
     "custody_fields",
     "custody_hand_off",
     "organization_set_readiness_requirements",
     "readiness_bulk_record",
+    "readiness_bulk_schedule",
     "readiness_cancel",
     "readiness_complete",
     "readiness_schedule",

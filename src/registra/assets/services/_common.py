@@ -3,7 +3,7 @@ single-field rules and lookups."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -176,6 +176,25 @@ def _build_asset(organization: Organization, spec: Mapping[str, Any], at: dateti
 def _lock_asset(organization: Organization, asset_id: str) -> Asset:
     assets = Asset.objects.filter(organization=organization, id=asset_id)
     return first_or_404(assets, f"asset {asset_id}", lock=True)
+
+
+# The most assets one bulk action may touch (a web bulk action over a whole filter included):
+# enough for a hangar's equipment, small enough for one transaction's row locks.
+MAX_BATCH = 10_000
+
+
+def _lock_batch(organization: Organization, asset_ids: Sequence[str]) -> list[Asset]:
+    """A bulk action's assets, locked, in the order given (repeats dropped): 1 to
+    ``MAX_BATCH`` of them, every one of this organization (else NotFound naming it)."""
+    ids = list(dict.fromkeys(asset_ids))
+    if not ids or len(ids) > MAX_BATCH:
+        raise field_error("assetIds", f"must name 1 to {MAX_BATCH} assets, got {len(ids)}")
+    locked = Asset.objects.select_for_update().filter(organization=organization)
+    assets = {a.id: a for a in rows_in(locked, "id", ids)}
+    missing = [i for i in ids if i not in assets]
+    if missing:
+        raise NotFound(f"asset {missing[0]} not found")
+    return [assets[i] for i in ids]
 
 
 def _asset_statuses(organization: Organization, asset_ids: set[str]) -> dict[str, str]:

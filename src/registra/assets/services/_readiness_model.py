@@ -6,13 +6,11 @@ depends on (its status or kind, its assessments, the organization's requirements
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
 from datetime import datetime
 
-from registra.assets.choices import AssessmentStatus
-from registra.assets.models import Asset, AssetReadiness, ReadinessAssessment
+from registra.assets import selectors
+from registra.assets.models import Asset, AssetReadiness
 from registra.assets.readiness import compute_readiness, next_due
 from registra.core import bulk
 from registra.core.queries import IN_CHUNK
@@ -20,18 +18,6 @@ from registra.organizations.models import Organization
 
 # One chunk's ids fit one IN (...) list on every database.
 CHUNK = IN_CHUNK
-
-
-@dataclass(slots=True)
-class _Completed:
-    """What the computation reads of a completed assessment (``readiness.AssessmentLike``)."""
-
-    asset_id: str
-    assessment_kind: str
-    status: str
-    readiness_state: str
-    performed_at: datetime | None
-    valid_until: datetime | None
 
 
 def refresh_readiness(
@@ -45,25 +31,13 @@ def refresh_readiness(
         _refresh(organization, chunk, at, new=new)
 
 
-def _completed(organization: Organization, ids: list[str], kinds: set[str]) -> list[_Completed]:
-    if not kinds:
-        return []
-    rows = ReadinessAssessment.objects.filter(
-        organization=organization,
-        asset_id__in=ids,
-        assessment_kind__in=sorted(kinds),
-        status=AssessmentStatus.COMPLETED,
-    ).values_list(*(f.name for f in fields(_Completed)))
-    return [_Completed(*row) for row in rows]
-
-
 def _refresh(organization: Organization, assets: list[Asset], at: datetime, *, new: bool) -> None:
     requirements = organization.readiness_requirements or {}
     kinds = {k for a in assets for k in requirements.get(a.asset_kind, [])}
     ids = [a.id for a in assets]
-    by_asset: dict[str, list[_Completed]] = defaultdict(list)
-    for r in [] if new else _completed(organization, ids, kinds):
-        by_asset[r.asset_id].append(r)
+    by_asset: dict[str, list[selectors.CompletedAssessment]] = {}
+    if not new:
+        by_asset = selectors.completed_assessments(organization, ids, kinds)
     rows = []
     for a in assets:
         history = by_asset.get(a.id, [])

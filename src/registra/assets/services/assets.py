@@ -22,6 +22,7 @@ from registra.assets.services._common import (
     _build_asset,
     _clean_asset_values,
     _known_responsibilities,
+    _lock_batch,
     _responsibility,
     asset_fields,
 )
@@ -34,10 +35,6 @@ from registra.core.queries import rows_in
 from registra.core.timefmt import now
 from registra.organizations.models import Organization
 from registra.organizations.policy import Permission, require
-
-# The most assets one status change may move (a web bulk action over a whole filter included):
-# enough for a hangar's equipment, small enough for one transaction's row locks.
-MAX_BATCH = 10_000
 
 # --- assets --------------------------------------------------------------------------------
 
@@ -204,16 +201,10 @@ def asset_bulk_change_status(
     status = validation.choice("status", status, ASSET_STATUSES)
     if status == AssetStatus.DECOMMISSIONED:
         raise Unprocessable("decommissioning needs a disposal authorization: use decommission")
-    ids = list(dict.fromkeys(asset_ids))
-    if not ids or len(ids) > MAX_BATCH:
-        raise field_error("assetIds", f"must name 1 to {MAX_BATCH} assets, got {len(ids)}")
-    assets = {a.id: a for a in selectors.assets_for_update(organization, ids)}
-    missing = [i for i in ids if i not in assets]
-    if missing:
-        raise NotFound(f"asset {missing[0]} not found")
+    changed = _lock_batch(organization, asset_ids)
     at = now()
     events = []
-    for asset in (assets[i] for i in ids):
+    for asset in changed:
         _check_transition(asset, status)
         before = asset_fields(asset)
         asset.status = status
@@ -222,7 +213,6 @@ def asset_bulk_change_status(
         asset.updated_at = at
         b, a = audit.changed_fields(before, asset_fields(asset))
         events.append(PendingEvent("asset.status-changed", "asset", asset.id, b, a))
-    changed = [assets[i] for i in ids]
     bulk.update_many(Asset, changed, ["status", "commissioned_at", "updated_at"])
     refresh_readiness(organization, changed, at)
     audit.record_many(

@@ -23,6 +23,7 @@ from registra.assets.services._common import (
     RECORD_KEY_RE,
     _asset_statuses,
     _lock_asset,
+    _lock_batch,
     custody_fields,
 )
 from registra.core import audit, bulk, validation
@@ -66,17 +67,28 @@ def _holder(organization: Organization, member_id: str) -> Member:
 
 
 def _check_ready_or_override(
-    organization: Organization, asset: Asset, override_reason: str | None, at: datetime
-) -> str:
-    readiness = selectors.asset_readiness(organization, asset, at=at)
-    if readiness.is_ready:
-        return ""
+    organization: Organization, assets: Sequence[Asset], override_reason: str | None, at: datetime
+) -> tuple[str, set[str]]:
+    """The validated override and the ids of the assets it covers: those not ready at ``at``.
+    Handing over a not-ready asset without an override is refused, saying why it is not ready."""
+    readiness = selectors.assets_readiness(organization, list(assets), at=at)
+    not_ready = [a for a in assets if not readiness[a.id].is_ready]
+    if not not_ready:
+        return "", set()
     if not override_reason:
-        raise Unprocessable(
-            f"asset {asset.asset_key} is not ready ({'; '.join(readiness.reasons)}): "
-            "handing it over needs an explicit override with a reason"
-        )
-    return validation.text("overrideReason", override_reason, min_len=10, max_len=1000)
+        why = [f"{a.asset_key}: {'; '.join(readiness[a.id].reasons)}" for a in not_ready[:3]]
+        if len(not_ready) > 3:
+            why.append(f"and {len(not_ready) - 3} more")
+        if len(assets) == 1:
+            reasons = "; ".join(readiness[assets[0].id].reasons)
+            what = f"asset {assets[0].asset_key} is not ready ({reasons}): handing it over"
+        else:
+            count = len(not_ready)
+            what = f"{count} of the assets are not ready ({'; '.join(why)}): handing them over"
+        message = f"{what} needs an explicit override with a reason"
+        raise Unprocessable(message, issues=[{"path": ["overrideReason"], "message": message}])
+    override = validation.text("overrideReason", override_reason, min_len=10, max_len=1000)
+    return override, {a.id for a in not_ready}
 
 
 def _new_assignment(
@@ -159,7 +171,7 @@ def custody_assign(
         raise Unprocessable(f"asset {asset.asset_key} is decommissioned")
     holder = _holder(organization, member_id)
     at = now()
-    override = _check_ready_or_override(organization, asset, override_reason, at)
+    override, _ = _check_ready_or_override(organization, [asset], override_reason, at)
     if kind == AssignmentKind.PRIMARY and selectors.active_primary(organization, asset.id):
         raise Conflict(
             f"asset {asset.asset_key} already has an active primary custody; hand it off instead"
@@ -218,46 +230,137 @@ def custody_hand_off(
     holder = _holder(organization, to_member_id)
     if current.subject_resource_id == holder.id:
         raise Unprocessable(f"{holder.email} already holds {asset.asset_key}")
-    at = now()
-    override = _check_ready_or_override(organization, asset, override_reason, at)
-    ended = _end(current, at, at)
-    c = _new_assignment(
+    return _transfer(
         organization,
-        asset,
+        actor,
+        reason,
+        [asset],
         holder,
-        kind=AssignmentKind.PRIMARY,
+        current={asset.id: current},
+        override_reason=override_reason,
         key=assignment_key,
-        started_at=at,
-        at=at,
-        snapshot={
-            "location": location,
-            "conditionNotes": condition_notes,
-            "overrideReason": override,
-            "handedOffFrom": current.id,
-        },
+        snapshot={"location": location, "conditionNotes": condition_notes},
+    )[0]
+
+
+@transaction.atomic
+def custody_bulk_hand_over(
+    *,
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    asset_ids: Sequence[str],
+    to_member_id: str,
+    override_reason: str | None = None,
+) -> list[CustodyAssignment]:
+    """Give every one of these assets to one member as primary holder, all or nothing: an
+    asset held by somebody else is handed off (its custody ended at the same instant), one
+    held by nobody is assigned, one the member already holds is left as it is. One reason for
+    the batch, one event per assignment ended or started; the not-ready assets among them
+    need ``override_reason`` (recorded on theirs only). At most ``MAX_BATCH`` assets."""
+    require(actor, Permission.WRITE_REGISTER, organization=organization)
+    reason = validation.reason(reason)
+    assets = _lock_batch(organization, asset_ids)
+    for asset in assets:
+        if asset.status == AssetStatus.DECOMMISSIONED:
+            raise Unprocessable(f"asset {asset.asset_key} is decommissioned")
+    holder = _holder(organization, to_member_id)
+    current = selectors.active_primaries(organization, [a.id for a in assets], lock=True)
+    moving = [
+        a for a in assets if a.id not in current or current[a.id].subject_resource_id != holder.id
+    ]
+    if not moving:
+        return []
+    return _transfer(
+        organization,
+        actor,
+        reason,
+        moving,
+        holder,
+        current=current,
+        override_reason=override_reason,
+        key=None,
+        snapshot={},
     )
-    _save_assignment(c)
+
+
+def _transfer(
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    assets: Sequence[Asset],
+    holder: Member,
+    *,
+    current: Mapping[str, CustodyAssignment],
+    override_reason: str | None,
+    key: str | None,
+    snapshot: Mapping[str, Any],
+) -> list[CustodyAssignment]:
+    """Make ``holder`` the primary holder of each of ``assets`` (locked, not decommissioned,
+    not held by ``holder``) at one instant: the current primary custody, where there is one,
+    ends as the new one starts. Events ``custody.ended`` then ``custody.handed-off``, or
+    ``custody.assigned`` for an asset nobody held."""
+    at = now()
+    override, not_ready = _check_ready_or_override(organization, assets, override_reason, at)
+    ended: list[CustodyAssignment] = []
+    started: list[CustodyAssignment] = []
+    events: list[PendingEvent] = []
+    for asset in assets:
+        before = current.get(asset.id)
+        overridden = override if asset.id in not_ready else ""
+        c = _new_assignment(
+            organization,
+            asset,
+            holder,
+            kind=AssignmentKind.PRIMARY,
+            key=key,
+            started_at=at,
+            at=at,
+            snapshot={
+                **snapshot,
+                "overrideReason": overridden,
+                "handedOffFrom": before.id if before else None,
+            },
+        )
+        extra = {"notReadyOverride": overridden} if overridden else {}
+        if before is None:
+            events.append(
+                PendingEvent(
+                    "custody.assigned",
+                    "custody-assignment",
+                    c.id,
+                    None,
+                    custody_fields(c),
+                    extra=extra,
+                )
+            )
+        else:
+            events.append(_end_pending(before, at, at))
+            events.append(
+                PendingEvent(
+                    "custody.handed-off",
+                    "custody-assignment",
+                    c.id,
+                    None,
+                    custody_fields(c),
+                    extra={"fromAssignmentId": before.id, **extra},
+                )
+            )
+            ended.append(before)
+        started.append(c)
+    bulk.update_many(CustodyAssignment, ended, ["status", "ended_at", "updated_at"])
+    if len(started) == 1:
+        _save_assignment(started[0])
+    else:
+        try:
+            with transaction.atomic():
+                bulk.insert_many(CustodyAssignment, started)
+        except IntegrityError as exc:
+            raise Conflict("an assignment key is taken") from exc
     audit.record_many(
-        organization_id=organization.id,
-        actor=actor,
-        reason=reason,
-        at=at,
-        events=[
-            ended,
-            PendingEvent(
-                "custody.handed-off",
-                "custody-assignment",
-                c.id,
-                None,
-                custody_fields(c),
-                extra={
-                    "fromAssignmentId": current.id,
-                    **({"notReadyOverride": override} if override else {}),
-                },
-            ),
-        ],
+        organization_id=organization.id, actor=actor, reason=reason, at=at, events=events
     )
-    return c
+    return started
 
 
 @transaction.atomic

@@ -17,7 +17,7 @@ from registra.assets.choices import (
     ReadinessState,
     check_transition,
 )
-from registra.assets.models import ReadinessAssessment
+from registra.assets.models import Asset, ReadinessAssessment
 from registra.assets.services._common import (
     _KEY_RULE,
     ASSESSMENT_STATUSES,
@@ -26,6 +26,7 @@ from registra.assets.services._common import (
     _asset_statuses,
     _known_responsibilities,
     _lock_asset,
+    _lock_batch,
     _responsibility,
     _snapshot,
     assessment_fields,
@@ -59,45 +60,122 @@ def readiness_schedule(
     """Plan an assessment (state ``unknown``, status ``scheduled``)."""
     require(actor, Permission.WRITE_REGISTER, organization=organization)
     reason = validation.reason(reason)
-    kind = validation.text("assessmentKind", assessment_kind, min_len=1, max_len=64)
-    asset = _lock_asset(organization, asset_id)
-    if asset.status == AssetStatus.DECOMMISSIONED:
-        raise Unprocessable(f"asset {asset.asset_key} is decommissioned")
-    at = now()
-    key = readiness_assessment_key or _default_assessment_key(asset.asset_key, kind, at)
-    r = ReadinessAssessment(
-        id=new_id("asrdy"),
-        organization=organization,
-        asset=asset,
-        readiness_assessment_key=validation.pattern(
-            "readinessAssessmentKey", key, RECORD_KEY_RE, _KEY_RULE, 160
-        ),
-        assessment_kind=kind,
-        readiness_state=ReadinessState.UNKNOWN,
-        status=AssessmentStatus.SCHEDULED,
-        performed_by_responsibility_id=_responsibility(
-            organization, "performedByResponsibilityId", performed_by_responsibility_id
-        ),
-        posture_snapshot=_snapshot("postureSnapshot", posture_snapshot),
-        created_at=at,
-        updated_at=at,
+    return _schedule(
+        organization,
+        actor,
+        reason,
+        [_lock_asset(organization, asset_id)],
+        assessment_kind,
+        key=readiness_assessment_key,
+        performed_by_responsibility_id=performed_by_responsibility_id,
+        posture_snapshot=posture_snapshot,
+    )[0]
+
+
+@transaction.atomic
+def readiness_bulk_schedule(
+    *,
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    asset_ids: Sequence[str],
+    assessment_kind: str,
+    performed_by_responsibility_id: str | None = None,
+) -> list[ReadinessAssessment]:
+    """Plan one assessment of ``assessment_kind`` for every one of these assets, all or
+    nothing: one reason for the batch, one ``readiness.scheduled`` event per assessment. At
+    most ``MAX_BATCH`` assets; a decommissioned one refuses the batch, naming it."""
+    require(actor, Permission.WRITE_REGISTER, organization=organization)
+    reason = validation.reason(reason)
+    return _schedule(
+        organization,
+        actor,
+        reason,
+        _lock_batch(organization, asset_ids),
+        assessment_kind,
+        key=None,
+        performed_by_responsibility_id=performed_by_responsibility_id,
+        posture_snapshot=None,
     )
+
+
+def _schedule(
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    assets: Sequence[Asset],
+    assessment_kind: str,
+    *,
+    key: str | None,
+    performed_by_responsibility_id: str | None,
+    posture_snapshot: Mapping[str, Any] | None,
+) -> list[ReadinessAssessment]:
+    """A scheduled assessment (state ``unknown``) for each of ``assets`` (locked), keyed
+    ``key`` or ``<assetKey>-<kind>-<timestamp>``."""
+    reason = validation.reason(reason)
+    kind = validation.text("assessmentKind", assessment_kind, min_len=1, max_len=64)
+    for asset in assets:
+        if asset.status == AssetStatus.DECOMMISSIONED:
+            raise Unprocessable(f"asset {asset.asset_key} is decommissioned")
+    performer = _responsibility(
+        organization, "performedByResponsibilityId", performed_by_responsibility_id
+    )
+    posture = _snapshot("postureSnapshot", posture_snapshot)
+    at = now()
+    rows = [
+        ReadinessAssessment(
+            id=new_id("asrdy"),
+            organization=organization,
+            asset=asset,
+            readiness_assessment_key=validation.pattern(
+                "readinessAssessmentKey",
+                key or _default_assessment_key(asset.asset_key, kind, at),
+                RECORD_KEY_RE,
+                _KEY_RULE,
+                160,
+            ),
+            assessment_kind=kind,
+            readiness_state=ReadinessState.UNKNOWN,
+            status=AssessmentStatus.SCHEDULED,
+            performed_by_responsibility_id=performer,
+            posture_snapshot=posture,
+            created_at=at,
+            updated_at=at,
+        )
+        for asset in assets
+    ]
+    taken = rows[0].readiness_assessment_key if len(rows) == 1 else "of one of them"
+    conflict = f"readiness assessment key {taken} is taken"
+    _insert(organization, actor, reason, at, rows, "readiness.scheduled", conflict)
+    return rows
+
+
+def _insert(
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    at: datetime,
+    rows: list[ReadinessAssessment],
+    action: str,
+    conflict: str,
+) -> None:
+    """Insert new assessments with an ``action`` event each; a key already used is a
+    Conflict saying ``conflict``."""
     try:
         with transaction.atomic():
-            r.save(force_insert=True)
+            bulk.insert_many(ReadinessAssessment, rows)
     except IntegrityError as exc:
-        raise Conflict(f"readiness assessment key {r.readiness_assessment_key} is taken") from exc
-    audit.record(
+        raise Conflict(conflict) from exc
+    audit.record_many(
         organization_id=organization.id,
         actor=actor,
         reason=reason,
-        action="readiness.scheduled",
-        subject_type="readiness-assessment",
-        subject_id=r.id,
-        before=None,
-        after=assessment_fields(r),
+        at=at,
+        events=[
+            PendingEvent(action, "readiness-assessment", r.id, None, assessment_fields(r))
+            for r in rows
+        ],
     )
-    return r
 
 
 def _default_assessment_key(asset_key: str, kind: str, at: datetime) -> str:
@@ -256,24 +334,9 @@ def readiness_bulk_record(
         organization, {r.get("performed_by_responsibility_id") for r in records}
     )
     rows = [_assessment_row(organization, i, r, statuses, known, at) for i, r in enumerate(records)]
-    try:
-        with transaction.atomic():
-            bulk.insert_many(ReadinessAssessment, rows)
-    except IntegrityError as exc:
-        raise Conflict("a readiness assessment key is taken") from exc
+    conflict = "a readiness assessment key is taken"
+    _insert(organization, actor, reason, at, rows, "readiness.recorded", conflict)
     refresh_readiness(organization, selectors.assets_for_readiness(organization, statuses), at)
-    audit.record_many(
-        organization_id=organization.id,
-        actor=actor,
-        reason=reason,
-        at=at,
-        events=[
-            PendingEvent(
-                "readiness.recorded", "readiness-assessment", r.id, None, assessment_fields(r)
-            )
-            for r in rows
-        ],
-    )
     return rows
 
 

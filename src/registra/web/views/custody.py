@@ -4,6 +4,7 @@ a reason, and the page says why the asset is not ready."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -16,6 +17,7 @@ from registra.assets import services as asset_services
 from registra.assets.choices import AssignmentKind
 from registra.core.errors import RegistraError
 from registra.organizations import selectors as org_selectors
+from registra.organizations.models import Member
 from registra.organizations.policy import Permission
 from registra.web.asset_forms import ReasonForm
 from registra.web.errors import or_404, show_on_form
@@ -63,8 +65,8 @@ class AssignForm(CustodyForm):
     field_order = ("member", "kind", "location", "condition_notes", "reason")
 
 
-def _holders(request: HttpRequest, exclude: str | None = None) -> list[tuple[str, str]]:
-    members = org_selectors.active_members(request.organization)  # type: ignore[attr-defined]
+def holder_choices(members: Sequence[Member], exclude: str | None = None) -> list[tuple[str, str]]:
+    """These (active) members as holder choices ("Name (email)"), but ``exclude``."""
     return [(m.id, f"{m.full_name or m.email} ({m.email})") for m in members if m.id != exclude]
 
 
@@ -74,7 +76,9 @@ def _custody_page(request: HttpRequest, asset_id: str, *, hand_off: bool) -> Htt
     current = selectors.active_primary(org, asset.id)
     readiness = selectors.asset_readiness(org, asset, at=timezone.now())
     form_class = CustodyForm if hand_off else AssignForm
-    holders = _holders(request, exclude=current.subject_resource_id if current else None)
+    holders = holder_choices(
+        org_selectors.active_members(org), exclude=current.subject_resource_id if current else None
+    )
     form = form_class(request.POST or None, holders=holders, ready=readiness.is_ready)
     title = "Hand off custody" if hand_off else "Assign custody"
     if request.method == "POST" and form.is_valid():

@@ -15,10 +15,10 @@ from registra.assets import selectors
 from registra.core.csvcells import safe_cell
 from registra.organizations import selectors as org_selectors
 from registra.organizations.models import Organization
-from registra.organizations.policy import Permission
+from registra.organizations.policy import Permission, may
 from registra.web.forms import FILTER_FIELDS, RegisterQuery
 from registra.web.pages import organization_page
-from registra.web.views.bulk import BulkStatusForm
+from registra.web.views.bulk import FILTER_PREFIX, bulk_forms
 
 PAGE_SIZE = 50
 EXPORT_HEADER = (
@@ -35,6 +35,7 @@ EXPORT_HEADER = (
     "updatedAt",
     "readiness",
     "nextDue",
+    "readinessReasons",
 )
 # (sort name, column heading) in the order the table shows them.
 HEADINGS = (
@@ -92,6 +93,8 @@ def register(request: HttpRequest) -> HttpResponse:
     form = _query(request)
     if isinstance(form, HttpResponse):
         return form
+    choices = _choices(org)
+    writer = may(request.actor, Permission.WRITE_REGISTER, organization=org)  # type: ignore[attr-defined]
     rows, after = selectors.register_page(
         org,
         form.filter(),
@@ -99,15 +102,19 @@ def register(request: HttpRequest) -> HttpResponse:
         after=form.position(),
         limit=PAGE_SIZE,
     )
-    filter_fields = [(n, form.cleaned_data[n]) for n in FILTER_FIELDS if form.cleaned_data[n]]
+    filter_fields = [
+        (f"{FILTER_PREFIX}-{n}", form.cleaned_data[n])
+        for n in FILTER_FIELDS
+        if form.cleaned_data[n]
+    ]
     context = {
         "nav": "register",
         "form": form,
-        "bulk_form": BulkStatusForm(initial={"scope": "selected"}),
         "filter_fields": filter_fields,
         "rows": rows,
         "headings": _headings(form),
-        **_choices(org),
+        **choices,
+        "bulk": bulk_forms(org, choices["holders"], choices["custodians"]) if writer else None,
         "state": _state(form),
         "next_query": _state(form, after=form.next_cursor(after)) if after else "",
         "first_query": _state(form) if form.position() else None,
