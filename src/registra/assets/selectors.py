@@ -8,7 +8,20 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, QuerySet, Value, When
+import orjson
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from registra.assets import history
@@ -310,7 +323,7 @@ REGISTER_COLUMNS = (
     "updated_at",
     "readiness_now",
     "readiness__next_due",
-    "readiness__reasons",
+    "readiness_reasons_json",
 )
 
 
@@ -347,14 +360,15 @@ def readiness_q(choice: str, *, at: datetime, due_soon_days: int, prefix: str = 
     raise ValueError(f"unknown readiness filter {choice!r}")
 
 
-def not_ready_reasons(readiness_now: str, stored: list[str] | None, next_due: Any) -> list[str]:
+def not_ready_reasons(readiness_now: str, stored_json: str | None, next_due: Any) -> list[str]:
     """Why an asset of the register list is not ready now (``readiness_now`` from
-    ``with_readiness_now``): the reasons stored with its readiness or, when it was stored ready
-    and is not ready now, the due date that has passed since."""
+    ``with_readiness_now``): the reasons stored with its readiness (their JSON text) or, when it
+    was stored ready and is not ready now, the due date that has passed since."""
     if readiness_now == ReadinessState.READY:
         return []
+    stored: list[str] = orjson.loads(stored_json) if stored_json else []
     if stored:
-        return list(stored)
+        return stored
     return [f"overdue since {next_due:%Y-%m-%d}"] if next_due else []
 
 
@@ -412,14 +426,17 @@ def readiness_by_holder(organization: Organization, *, at: datetime) -> list[Rea
 
 def with_readiness_now(assets: QuerySet[Asset], *, at: datetime) -> QuerySet[Asset]:
     """``assets`` annotated with ``readiness_now`` (``ready`` or ``not-ready`` at ``at``), by
-    the same rule as the readiness filters (``readiness_q``), in the same query."""
+    the same rule as the readiness filters (``readiness_q``), in the same query, and with the
+    stored reasons (``readiness_reasons_json``)."""
     ready = readiness_q("ready", at=at, due_soon_days=0)
     return assets.annotate(
         readiness_now=Case(
             When(ready, then=Value(ReadinessState.READY)),
             default=Value(ReadinessState.NOT_READY),
             output_field=CharField(),
-        )
+        ),
+        # As JSON text: parsed only where the asset is not ready (``not_ready_reasons``).
+        readiness_reasons_json=Cast("readiness__reasons", TextField()),
     )
 
 
@@ -516,7 +533,7 @@ def register_page(
     rows = list(assets.order_by(*sort.order()).values(*REGISTER_COLUMNS)[: limit + 1])
     for row in rows:
         row["readiness_reasons"] = not_ready_reasons(
-            row["readiness_now"], row.pop("readiness__reasons"), row["readiness__next_due"]
+            row["readiness_now"], row.pop("readiness_reasons_json"), row["readiness__next_due"]
         )
     if len(rows) <= limit:
         return rows, None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from registra.assets import selectors
-from registra.core.csvcells import safe_cell
+from registra.core.csvcells import csv_chunks
 from registra.organizations import selectors as org_selectors
 from registra.organizations.models import Organization
 from registra.organizations.policy import Permission, may
@@ -122,20 +120,6 @@ def register(request: HttpRequest) -> HttpResponse:
     return render(request, "web/register.html", context)
 
 
-class _Echo:
-    """The file-like object csv.writer needs, handing each line back instead of storing it."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_lines(rows: Iterator[tuple[Any, ...]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(EXPORT_HEADER)
-    for row in rows:
-        yield writer.writerow([safe_cell(v) for v in row])
-
-
 @organization_page(Permission.READ_REGISTER)
 def export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The current filter and sort as CSV, streamed; timestamps in the organization's zone."""
@@ -144,14 +128,9 @@ def export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     if isinstance(form, HttpResponse):
         return form
     rows = selectors.register_export_rows(org, form.filter(), form.register_sort())
-    zone = timezone.get_current_timezone()
-
-    def lines() -> Iterator[str]:
-        # The response is consumed after the view returns: keep the organization's zone.
-        with timezone.override(zone):
-            yield from _csv_lines(rows)
-
+    # The response is consumed after the view returns: the organization's zone goes along.
+    lines = csv_chunks(EXPORT_HEADER, rows, timezone.get_current_timezone())
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{org.slug}-register-{stamp}.csv"'
     return response
