@@ -96,7 +96,10 @@ def _member_id(server_env: dict[str, str], email: str) -> str:
 
 def _asset_ids(server_env: dict[str, str], keys: Sequence[str]) -> dict[str, str]:
     """Asset key -> id, for these keys of the demo organization."""
-    sql = f"SELECT asset_key, id FROM assets_asset WHERE organization_id = %s AND asset_key IN {_in(keys)}"
+    sql = (
+        "SELECT asset_key, id FROM assets_asset"
+        f" WHERE organization_id = %s AND asset_key IN {_in(keys)}"
+    )
     return {str(k): str(i) for k, i in rows(server_env, sql, [_org_id(server_env), *keys])}
 
 
@@ -289,7 +292,10 @@ def test_the_life_of_an_asset(
     give_reason(page, reasons["schedule"])
     page.get_by_role("button", name="Schedule").click()
     expect_message(page, "(calibration) scheduled.")
-    sql = "SELECT id, readiness_assessment_key, assessment_kind, status FROM assets_readinessassessment WHERE asset_id = %s"
+    sql = (
+        "SELECT id, readiness_assessment_key, assessment_kind, status"
+        " FROM assets_readinessassessment WHERE asset_id = %s"
+    )
     assessments = rows(server_env, sql, [asset_id])
     assert [a[2:] for a in assessments] == [("calibration", "scheduled")]
     assessment_id, assessment_key = str(assessments[0][0]), str(assessments[0][1])
@@ -321,6 +327,7 @@ def test_the_life_of_an_asset(
     assert (_moment(performed_at), _moment(valid_at)) == (performed, valid_until)
 
     # The register list says so on the asset's row.
+    page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name="Register").click()
     filter_register(page, search=key)
     assert row_keys(page) == [key]
     row = register_rows(page).first
@@ -444,7 +451,7 @@ def test_handing_25_assets_to_one_member_at_once(
     # Each chosen asset has one active primary custody, the member's; the override is on the
     # not-ready ones only.
     held = _active_primaries(server_env, list(ids.values()))
-    assert held == dict.fromkeys(ids.values(), [member])
+    assert held == {asset_id: [member] for asset_id in ids.values()}
     sql = (
         "SELECT asset_id, assignment_snapshot FROM assets_custodyassignment WHERE status = 'active'"
         f" AND assignment_kind = 'primary' AND asset_id IN {_in(list(ids.values()))}"

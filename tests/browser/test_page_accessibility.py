@@ -89,3 +89,50 @@ def test_the_register_filtered_with_nothing_matching(signed_in: Callable[[str], 
     filter_register(page, search="no asset is called this")
     assert row_keys(page) == []
     check_accessibility(page)
+
+
+def test_the_readiness_dashboard(signed_in: Callable[[str], Page], screenshot: Shot) -> None:
+    page = signed_in("viewer")
+    page.get_by_role("link", name="Readiness").click()
+    expect(page.get_by_role("heading", name="Readiness", level=1)).to_be_visible()
+    expect(page.get_by_role("region", name="By asset kind").get_by_role("table")).to_be_visible()
+    screenshot(page)
+    check_accessibility(page)
+
+
+# The asset page's other write pages: the control followed and the heading it leads to.
+ASSET_WRITE_PAGES = {
+    "schedule": ("Schedule an assessment", "Schedule an assessment of"),
+    "status": ("Change status", "Change the status of"),
+}
+
+
+@pytest.mark.parametrize("shown", ASSET_WRITE_PAGES.values(), ids=ASSET_WRITE_PAGES.keys())
+def test_a_write_page_of_an_asset(held: Page, shown: tuple[str, str]) -> None:
+    control, heading = shown
+    action(held, control).click()
+    expect(held.get_by_role("heading", level=1)).to_contain_text(heading)
+    check_accessibility(held)
+
+
+def test_a_refused_bulk_hand_over_listing_the_assets_that_are_not_ready(
+    signed_in: Callable[[str], Page], screenshot: Shot
+) -> None:
+    page = signed_in("editor")
+    filter_register(page, kind="calibrated-tool", readiness="not-ready", status="active")
+    keys = row_keys(page)[:3]
+    assert keys, "the demo register has active calibrated tools that are not ready"
+    for key in keys:
+        page.get_by_role("checkbox", name=f"Select {key}").check()
+    bulk = page.get_by_role("form", name="Act on several assets")
+    hand = bulk.get_by_role("group", name="Hand custody to one member")
+    hand.get_by_label("Hand to").select_option(index=1)
+    bulk.get_by_label("Reason", exact=True).fill("Accessibility check of the refused batch")
+    hand.get_by_role("button", name="Hand custody").click()
+    not_ready = page.get_by_role("list", name="Assets that are not ready").get_by_role("listitem")
+    expect(not_ready).to_have_count(len(keys))
+    expect(
+        page.get_by_label("Override: why hand over assets that are not ready")
+    ).to_have_attribute("aria-invalid", "true")
+    screenshot(page)
+    check_accessibility(page)

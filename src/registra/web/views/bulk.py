@@ -177,7 +177,8 @@ def _run(
 
 def _not_ready(org: Organization, ids: list[str]) -> dict[str, Any]:
     """The batch's assets that are not ready now, with the reasons (the first few)."""
-    assets = selectors.assets_for_readiness(org, ids)
+    found = {a.id: a for a in selectors.assets_for_readiness(org, ids)}
+    assets = [found[i] for i in dict.fromkeys(ids) if i in found]  # in the batch's order
     readiness = selectors.assets_readiness(org, assets, at=timezone.now())
     late = [(a, readiness[a.id].reasons) for a in assets if not readiness[a.id].is_ready]
     return {"count": len(late), "shown": late[:NOT_READY_SHOWN]}
