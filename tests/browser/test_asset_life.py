@@ -176,8 +176,8 @@ def _dashboard_overdue(page: Page) -> tuple[int, int, Locator]:
 
 
 def _local(zone: ZoneInfo, days_ago: int) -> datetime:
-    """Noon of the day ``days_ago`` days before today, in ``zone`` (noon: the same date in
-    UTC, which the readiness reasons print)."""
+    """Noon of the day ``days_ago`` days before today, in ``zone``: the same date in UTC, so
+    the reasons' dates do not depend on which of the two they are printed in."""
     day = datetime.now(zone).date() - timedelta(days=days_ago)
     return datetime(day.year, day.month, day.day, 12, 0, tzinfo=zone)
 
@@ -228,7 +228,7 @@ def test_the_life_of_an_asset(
     expect_message(page, f"Asset {key} registered.")
     expect(page).to_have_url(re.compile(rf"/o/{DEMO_ORG}/assets/[^/]+/$"))
     asset_url = page.url
-    asset_id = str(re.search(r"/assets/([^/]+)/$", asset_url).group(1))  # type: ignore[union-attr]
+    asset_id = asset_url.rstrip("/").rsplit("/", 1)[-1]
     assert _asset_ids(server_env, [key]) == {key: asset_id}
     # Never calibrated: not ready from the start.
     why = page.get_by_role("list", name="Why it is not ready").get_by_role("listitem")
@@ -256,7 +256,11 @@ def test_the_life_of_an_asset(
     first = _choose_holder(page, 1)
     page.get_by_label("Kind of custody").select_option("primary")
     give_reason(page, reasons["assign"])
-    page.get_by_label(OVERRIDE).fill("Only for a torque check on the stand, not on aircraft.")
+    overrides = [
+        "Only for a torque check on the stand, not on aircraft.",
+        "Night crew uses it on the stand only until calibrated.",
+    ]
+    page.get_by_label(OVERRIDE).fill(overrides[0])
     page.get_by_role("button", name="Assign").click()
     expect_message(page, f"{key} assigned to {first}.")
 
@@ -265,7 +269,7 @@ def test_the_life_of_an_asset(
     second = _choose_holder(page, 1)  # the current holder is not offered
     assert second != first
     give_reason(page, reasons["hand_off"])
-    page.get_by_label(OVERRIDE).fill("Night crew uses it on the stand only until calibrated.")
+    page.get_by_label(OVERRIDE).fill(overrides[1])
     page.get_by_role("button", name="Hand off").click()
     expect_message(page, f"{key} handed off to {second}.")
     active = _custody_rows(page, "primary", "active")
@@ -280,6 +284,7 @@ def test_the_life_of_an_asset(
     ]
     assert custody[0][5] is not None and custody[1][5] is None  # ended_at
     assert _moment(custody[0][5]) == _moment(custody[1][4])  # ended as the next one started
+    assert [_json(c[6])["overrideReason"] for c in custody] == overrides
     custody_ids = [str(c[0]) for c in custody]
 
     # Before the calibration is recorded: the dashboard's overdue numbers.
@@ -291,7 +296,7 @@ def test_the_life_of_an_asset(
     page.get_by_label("Assessment kind").select_option("calibration")
     give_reason(page, reasons["schedule"])
     page.get_by_role("button", name="Schedule").click()
-    expect_message(page, "(calibration) scheduled.")
+    expect_message(page, "(calibration) scheduled.")  # then the row is there to read
     sql = (
         "SELECT id, readiness_assessment_key, assessment_kind, status"
         " FROM assets_readinessassessment WHERE asset_id = %s"
@@ -299,6 +304,7 @@ def test_the_life_of_an_asset(
     assessments = rows(server_env, sql, [asset_id])
     assert [a[2:] for a in assessments] == [("calibration", "scheduled")]
     assessment_id, assessment_key = str(assessments[0][0]), str(assessments[0][1])
+    expect_message(page, f"Assessment {assessment_key} (calibration) scheduled.")
 
     history = section(page, "Readiness history")
     history.get_by_role("link", name=f"Complete {assessment_key}").click()
