@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -57,6 +58,26 @@ def test_ready_with_a_current_ready_calibration():
     result = _compute([A()])
 
     assert (result.state, result.reasons, result.is_ready) == ("ready", [], True)
+
+
+def test_the_days_a_reason_names_are_the_organizations():
+    # 23:30 UTC is already the next day in Berlin: the reason names Berlin's day.
+    late = datetime(2026, 11, 11, 23, 30, tzinfo=UTC)
+    performed = late - timedelta(days=200)
+    due = A(performed_at=performed, valid_until=late)
+    failed = A(performed_at=late, readiness_state="not-ready", valid_until=None)
+    at = late + timedelta(days=3)
+    args = {"asset_status": "active", "asset_kind": "calibrated-tool", "requirements": TOOLS}
+    berlin, utc = ZoneInfo("Europe/Berlin"), UTC
+    assert compute_readiness(**args, assessments=[due], at=at, zone=berlin).reasons == [
+        "calibration overdue since 2026-11-12"
+    ]
+    assert compute_readiness(**args, assessments=[due], at=at, zone=utc).reasons == [
+        "calibration overdue since 2026-11-11"
+    ]
+    assert compute_readiness(**args, assessments=[failed], at=at, zone=berlin).reasons == [
+        "calibration failed on 2026-11-12"
+    ]
 
 
 def test_ready_without_an_expiry():

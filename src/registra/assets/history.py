@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
 
 from registra.assets.choices import AssignmentKind
@@ -117,6 +117,7 @@ def asset_as_of(
     assessments: Iterable[DatedAssessment],
     requirements: Mapping[str, list[str]],
     at: datetime,
+    zone: tzinfo = UTC,
 ) -> AsOf:
     """Custody, readiness (the same code as now, at ``at``, over the assessments that existed
     then, with the status and kind the asset had then), status and fields at ``at``."""
@@ -132,6 +133,9 @@ def asset_as_of(
         requirements=requirements,
         assessments=existing,
         at=at,
+        zone=zone,
     )
-    kinds = kinds_readiness(asset_kind=kind, requirements=requirements, assessments=existing, at=at)
+    kinds = kinds_readiness(
+        asset_kind=kind, requirements=requirements, assessments=existing, at=at, zone=zone
+    )
     return AsOf(at, fields, holders, readiness, kinds)

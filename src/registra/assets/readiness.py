@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Protocol
 
 from registra.assets.choices import AssessmentStatus, AssetStatus, ReadinessState
@@ -30,8 +30,9 @@ class Readiness:
         return self.state == ReadinessState.READY
 
 
-def _day(value: datetime) -> str:
-    return value.date().isoformat()
+def _day(value: datetime, zone: tzinfo) -> str:
+    """The day of ``value`` in ``zone`` (the organization's): what a reason names."""
+    return value.astimezone(zone).date().isoformat()
 
 
 def latest_completed(
@@ -49,10 +50,12 @@ def latest_completed(
     return best
 
 
-def _kind_reason(kind: str, current: AssessmentLike | None, at: datetime) -> str | None:
+def _kind_reason(
+    kind: str, current: AssessmentLike | None, at: datetime, zone: tzinfo
+) -> str | None:
     if current is None:
         return f"{kind} never completed"
-    performed = _day(current.performed_at)  # type: ignore[arg-type]
+    performed = _day(current.performed_at, zone)  # type: ignore[arg-type]
     if current.readiness_state == ReadinessState.NOT_READY:
         return f"{kind} failed on {performed}"
     if current.readiness_state == ReadinessState.CONDITIONALLY_READY:
@@ -60,7 +63,7 @@ def _kind_reason(kind: str, current: AssessmentLike | None, at: datetime) -> str
     if current.readiness_state == ReadinessState.UNKNOWN:
         return f"{kind} result unknown since {performed}"
     if current.valid_until is not None and current.valid_until <= at:
-        return f"{kind} overdue since {_day(current.valid_until)}"
+        return f"{kind} overdue since {_day(current.valid_until, zone)}"
     return None
 
 
@@ -84,13 +87,15 @@ def kinds_readiness(
     requirements: Mapping[str, list[str]],
     assessments: Iterable[AssessmentLike],
     at: datetime,
+    zone: tzinfo = UTC,
 ) -> list[KindReadiness]:
-    """Each assessment kind that ``asset_kind`` requires, as it stood at ``at``."""
+    """Each assessment kind that ``asset_kind`` requires, as it stood at ``at`` (days in the
+    reasons in ``zone``)."""
     assessments = list(assessments)
     out = []
     for kind in requirements.get(asset_kind, []):
         current = latest_completed(assessments, kind, at)
-        out.append(KindReadiness(kind, current, _kind_reason(kind, current, at)))
+        out.append(KindReadiness(kind, current, _kind_reason(kind, current, at, zone)))
     return out
 
 
@@ -101,12 +106,14 @@ def compute_readiness(
     requirements: Mapping[str, list[str]],
     assessments: Iterable[AssessmentLike],
     at: datetime,
+    zone: tzinfo = UTC,
 ) -> Readiness:
-    """Ready only when active and every required kind has a completed, unexpired, ready result."""
+    """Ready only when active and every required kind has a completed, unexpired, ready result
+    (the days the reasons name in ``zone``, the organization's)."""
     if asset_status != AssetStatus.ACTIVE:
         return Readiness(ReadinessState.NOT_READY, [asset_status])
     kinds = kinds_readiness(
-        asset_kind=asset_kind, requirements=requirements, assessments=assessments, at=at
+        asset_kind=asset_kind, requirements=requirements, assessments=assessments, at=at, zone=zone
     )
     reasons = [k.reason for k in kinds if k.reason]
     return Readiness(ReadinessState.NOT_READY if reasons else ReadinessState.READY, reasons)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import orjson
@@ -173,6 +173,7 @@ def asset_readiness(
         requirements=organization.readiness_requirements or {},
         assessments=_required_assessments(organization, asset, assessments),
         at=at,
+        zone=organization.zone,
     )
 
 
@@ -224,6 +225,7 @@ def assets_readiness(
             requirements=requirements,
             assessments=history.get(a.id, []),
             at=at,
+            zone=organization.zone,
         )
         for a in assets
     }
@@ -280,6 +282,7 @@ def asset_kinds_readiness(
         requirements=organization.readiness_requirements or {},
         assessments=detail.assessments,
         at=at,
+        zone=organization.zone,
     )
 
 
@@ -293,6 +296,7 @@ def asset_as_of(organization: Organization, detail: AssetDetail, *, at: datetime
         assessments=detail.assessments,
         requirements=organization.readiness_requirements or {},
         at=at,
+        zone=organization.zone,
     )
 
 
@@ -360,7 +364,9 @@ def readiness_q(choice: str, *, at: datetime, due_soon_days: int, prefix: str = 
     raise ValueError(f"unknown readiness filter {choice!r}")
 
 
-def not_ready_reasons(readiness_now: str, stored_json: str | None, next_due: Any) -> list[str]:
+def not_ready_reasons(
+    readiness_now: str, stored_json: str | None, next_due: Any, zone: tzinfo
+) -> list[str]:
     """Why an asset of the register list is not ready now (``readiness_now`` from
     ``with_readiness_now``): the reasons stored with its readiness (their JSON text) or, when it
     was stored ready and is not ready now, the due date that has passed since."""
@@ -369,7 +375,7 @@ def not_ready_reasons(readiness_now: str, stored_json: str | None, next_due: Any
     stored: list[str] = orjson.loads(stored_json) if stored_json else []
     if stored:
         return stored
-    return [f"overdue since {next_due:%Y-%m-%d}"] if next_due else []
+    return [f"overdue since {next_due.astimezone(zone):%Y-%m-%d}"] if next_due else []
 
 
 @dataclass(frozen=True)
@@ -533,7 +539,10 @@ def register_page(
     rows = list(assets.order_by(*sort.order()).values(*REGISTER_COLUMNS)[: limit + 1])
     for row in rows:
         row["readiness_reasons"] = not_ready_reasons(
-            row["readiness_now"], row.pop("readiness_reasons_json"), row["readiness__next_due"]
+            row["readiness_now"],
+            row.pop("readiness_reasons_json"),
+            row["readiness__next_due"],
+            organization.zone,
         )
     if len(rows) <= limit:
         return rows, None
@@ -557,7 +566,7 @@ def register_export_rows(
     assets = with_readiness_now(register_assets(organization, flt, at=at), at=at)
     rows = assets.order_by(*sort.order()).values_list(*REGISTER_COLUMNS)
     for *row, stored in rows.iterator(chunk_size=2000):
-        yield (*row, "; ".join(not_ready_reasons(row[-2], stored, row[-1])))
+        yield (*row, "; ".join(not_ready_reasons(row[-2], stored, row[-1], organization.zone)))
 
 
 def register_kinds(organization: Organization) -> list[str]:

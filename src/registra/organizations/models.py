@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import ClassVar
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import models
@@ -61,6 +62,12 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The organization's time zone: its pages' dates, and the days its readiness reasons
+        name."""
+        return ZoneInfo(self.timezone)
 
 
 class Member(AbstractBaseUser):

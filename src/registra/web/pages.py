@@ -7,7 +7,6 @@ whether the organization exists); a page the member's role may not see is a 403.
 from __future__ import annotations
 
 import functools
-import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
@@ -53,7 +52,7 @@ def organization_page(permission: Permission) -> Callable[[View], View]:
             request.organization = organization  # type: ignore[attr-defined]
             request.member = member  # type: ignore[attr-defined]
             request.actor = actor  # type: ignore[attr-defined]
-            with timezone.override(zoneinfo.ZoneInfo(organization.timezone)):
+            with timezone.override(organization.zone):
                 return view(request, *args, **kwargs)
 
         return page

@@ -47,6 +47,7 @@ def _refresh(organization: Organization, assets: list[Asset], at: datetime, *, n
             requirements=requirements,
             assessments=history,
             at=at,
+            zone=organization.zone,
         )
         rows.append(
             AssetReadiness(
