@@ -1,5 +1,6 @@
 """``AssetReadiness`` stays true: after every exported service (run by an actor allowed to), each
-asset's stored readiness is what the computation says at that moment, and readiness "now"
+asset's stored readiness is what the computation says at that moment (and its kind, status
+and holder are the asset's), and readiness "now"
 turns from ready to not ready when a due date passes, without a write."""
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ def _stored_matches_computed(cast: Cast) -> list[str]:
         )
         if (stored.state, stored.reasons, stored.next_due) != (live.state, live.reasons, due):
             wrong.append(f"{asset.asset_key}: stored {stored.state} {stored.reasons}")
+        held = selectors.active_primary(org, asset.id)
+        copied = (stored.asset_kind, stored.status, stored.holder_id)
+        actual = (asset.asset_kind, asset.status, held.subject_resource_id if held else None)
+        if copied != actual:
+            wrong.append(f"{asset.asset_key}: stored {copied}, the asset's {actual}")
     return wrong
 
 

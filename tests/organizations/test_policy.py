@@ -259,6 +259,13 @@ ROWS: dict[str, Row] = {
         ),
         _held,
     ),
+    "custody_bulk_hand_over": Row(
+        W,
+        lambda c, a, held: AS.custody_bulk_hand_over(
+            **_in(c, a), asset_ids=[held.asset_id], to_member_id=c.editor.id
+        ),
+        _held,
+    ),
     "custody_end": Row(
         W, lambda c, a, held: AS.custody_end(**_in(c, a), assignment_id=held.id), _held
     ),
@@ -283,6 +290,13 @@ ROWS: dict[str, Row] = {
         W,
         lambda c, a, asset: AS.readiness_schedule(
             **_in(c, a), asset_id=asset.id, assessment_kind="inspection"
+        ),
+        _vehicle,
+    ),
+    "readiness_bulk_schedule": Row(
+        W,
+        lambda c, a, asset: AS.readiness_bulk_schedule(
+            **_in(c, a), asset_ids=[asset.id], assessment_kind="inspection"
         ),
         _vehicle,
     ),

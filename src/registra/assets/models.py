@@ -219,7 +219,12 @@ class AssetReadiness(models.Model):
     ``state`` and ``reasons`` are as computed at ``computed_at``. A ready asset stays ready until
     ``next_due`` (the earliest due date of its required assessments; None: none is due), so
     readiness at any later moment is ``state == ready and (next_due is None or next_due > now)``
-    without a write when a due date passes (``assets.selectors.readiness_now``)."""
+    without a write when a due date passes (``assets.selectors.readiness_now``).
+
+    ``asset_kind``, ``status`` and ``holder_id`` (the member holding its active primary
+    custody, None when nobody does) are the asset's, copied so that the dashboard counts a
+    million assets from this table alone (one index-only scan); the asset and custody services
+    keep them with the rest."""
 
     asset = models.OneToOneField(
         Asset, on_delete=models.CASCADE, primary_key=True, related_name="readiness"
@@ -231,10 +236,17 @@ class AssetReadiness(models.Model):
     reasons = models.JSONField(default=list, blank=True)
     next_due = models.DateTimeField(null=True, blank=True)
     computed_at = models.DateTimeField()
+    asset_kind = models.CharField(max_length=64)
+    status = models.CharField(max_length=24, choices=AssetStatus.choices)
+    holder_id = models.CharField(max_length=40, null=True, blank=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["organization", "state", "next_due"], name="readiness_now"),
+            models.Index(
+                fields=["organization", "status", "asset_kind", "holder_id", "state", "next_due"],
+                name="readiness_dashboard",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -13,8 +13,6 @@ from django.db.models import (
     Case,
     CharField,
     Count,
-    Exists,
-    OuterRef,
     Q,
     QuerySet,
     TextField,
@@ -32,7 +30,7 @@ from registra.assets.choices import (
     CustodyStatus,
     ReadinessState,
 )
-from registra.assets.models import Asset, CustodyAssignment, ReadinessAssessment
+from registra.assets.models import Asset, AssetReadiness, CustodyAssignment, ReadinessAssessment
 from registra.assets.readiness import KindReadiness, Readiness, compute_readiness, kinds_readiness
 from registra.core.models import AuditEvent
 from registra.core.queries import IN_CHUNK, first_or_404, rows_in
@@ -101,6 +99,17 @@ def active_primaries(
         c.asset_id: c
         for c in rows_in(qs.select_for_update() if lock else qs, "asset_id", asset_ids)
     }
+
+
+def active_holders(organization: Organization, asset_ids: list[str]) -> dict[str, str]:
+    """Who holds each of these assets (the member id of its active primary custody), by asset
+    id; an asset nobody holds is absent."""
+    qs = CustodyAssignment.objects.filter(
+        organization=organization,
+        status=CustodyStatus.ACTIVE,
+        assignment_kind=AssignmentKind.PRIMARY,
+    ).values_list("asset_id", "subject_resource_id")
+    return dict(rows_in(qs, "asset_id", asset_ids))
 
 
 def active_custody(organization: Organization, asset_id: str) -> list[CustodyAssignment]:
@@ -340,27 +349,35 @@ READINESS_FILTERS = {
 }
 
 
-def readiness_q(choice: str, *, at: datetime, due_soon_days: int, prefix: str = "") -> Q:
+def readiness_q(
+    choice: str,
+    *,
+    at: datetime,
+    due_soon_days: int,
+    prefix: str = "",
+    readiness: str | None = None,
+) -> Q:
     """Assets by readiness at ``at``, from the stored ``AssetReadiness``: ready until its next
     due date; overdue or due soon by that date (active assets only). ``prefix`` is the path to
-    the asset from another model (``"asset__"`` from a custody assignment)."""
+    the asset's status (``"asset__"`` from a custody assignment), ``readiness`` the path to its
+    readiness record (default ``prefix + "readiness__"``; ``""`` from ``AssetReadiness``
+    itself, which copies the status)."""
+    path = f"{prefix}readiness__" if readiness is None else readiness
 
     def q(**lookups: Any) -> Q:
-        return Q(**{f"{prefix}{name}": value for name, value in lookups.items()})
+        return Q(**{f"{path}{name}": value for name, value in lookups.items()})
 
-    ready = q(readiness__state=ReadinessState.READY) & (
-        q(readiness__next_due__isnull=True) | q(readiness__next_due__gt=at)
-    )
-    active = q(status=AssetStatus.ACTIVE)
+    ready = q(state=ReadinessState.READY) & (q(next_due__isnull=True) | q(next_due__gt=at))
+    active = Q(**{f"{prefix}status": AssetStatus.ACTIVE})
     if choice == "ready":
         return ready
     if choice == "not-ready":
         return ~ready
     if choice == "overdue":
-        return active & q(readiness__next_due__lte=at)
+        return active & q(next_due__lte=at)
     if choice == "due-soon":
         soon = at + timedelta(days=due_soon_days)
-        return active & q(readiness__next_due__gt=at, readiness__next_due__lte=soon)
+        return active & q(next_due__gt=at, next_due__lte=soon)
     raise ValueError(f"unknown readiness filter {choice!r}")
 
 
@@ -369,7 +386,8 @@ def not_ready_reasons(
 ) -> list[str]:
     """Why an asset of the register list is not ready now (``readiness_now`` from
     ``with_readiness_now``): the reasons stored with its readiness (their JSON text) or, when it
-    was stored ready and is not ready now, the due date that has passed since."""
+    was stored ready and is not ready now, the due date that has passed since (its day in
+    ``zone``)."""
     if readiness_now == ReadinessState.READY:
         return []
     stored: list[str] = orjson.loads(stored_json) if stored_json else []
@@ -389,45 +407,37 @@ class ReadinessCounts:
     due_soon: int
 
 
-def _counts(organization: Organization, at: datetime, prefix: str) -> dict[str, Any]:
-    window = organization.due_soon_days
-    active = Q(**{f"{prefix}status": AssetStatus.ACTIVE})
-    pick = functools.partial(readiness_q, at=at, due_soon_days=window, prefix=prefix)
-    return {
-        "active": Count("pk", filter=active),
-        "not_ready": Count("pk", filter=active & pick("not-ready")),
-        "overdue": Count("pk", filter=pick("overdue")),
-        "due_soon": Count("pk", filter=pick("due-soon")),
-    }
-
-
-def readiness_by_kind(organization: Organization, *, at: datetime) -> list[ReadinessCounts]:
-    """The readiness dashboard's rows by asset kind (kinds with active assets)."""
-    rows = (
-        Asset.objects.filter(organization=organization)
-        .values("asset_kind")
-        .annotate(**_counts(organization, at, ""))
-        .filter(active__gt=0)  # type: ignore[misc]  # annotated above
-        .order_by("asset_kind")
+def readiness_dashboard(
+    organization: Organization, *, at: datetime
+) -> tuple[list[ReadinessCounts], list[ReadinessCounts]]:
+    """The readiness dashboard's rows: active assets by asset kind, and by holder (member id:
+    the members holding them as primary holder), from one grouped read of ``AssetReadiness``
+    (which copies each asset's kind, status and holder)."""
+    pick = functools.partial(
+        readiness_q, at=at, due_soon_days=organization.due_soon_days, readiness=""
     )
-    return [ReadinessCounts(key=r.pop("asset_kind"), **r) for r in rows]
-
-
-def readiness_by_holder(organization: Organization, *, at: datetime) -> list[ReadinessCounts]:
-    """The readiness dashboard's rows by holder: the active assets each member holds (active
-    primary custody), by member id."""
-    rows = (
-        CustodyAssignment.objects.filter(
-            organization=organization,
-            status=CustodyStatus.ACTIVE,
-            assignment_kind=AssignmentKind.PRIMARY,
+    groups = (
+        AssetReadiness.objects.filter(organization=organization, status=AssetStatus.ACTIVE)
+        .values("asset_kind", "holder_id")
+        .annotate(
+            active=Count("pk"),
+            not_ready=Count("pk", filter=pick("not-ready")),
+            overdue=Count("pk", filter=pick("overdue")),
+            due_soon=Count("pk", filter=pick("due-soon")),
         )
-        .values("subject_resource_id")
-        .annotate(**_counts(organization, at, "asset__"))
-        .filter(active__gt=0)  # type: ignore[misc]  # annotated above
-        .order_by("-overdue", "-due_soon", "subject_resource_id")
+        .order_by()
     )
-    return [ReadinessCounts(key=r.pop("subject_resource_id"), **r) for r in rows]
+    by_kind: dict[str, list[int]] = {}
+    by_holder: dict[str, list[int]] = {}
+    for g in groups:
+        counts = [g["active"], g["not_ready"], g["overdue"], g["due_soon"]]
+        for key, totals in ((g["asset_kind"], by_kind), (g["holder_id"], by_holder)):
+            if key is not None:
+                totals[key] = [a + b for a, b in zip(totals.get(key, [0] * 4), counts, strict=True)]
+    kinds = [ReadinessCounts(k, *c) for k, c in sorted(by_kind.items())]
+    holders = [ReadinessCounts(h, *c) for h, c in by_holder.items()]
+    holders.sort(key=lambda c: (-c.overdue, -c.due_soon, c.key))
+    return kinds, holders
 
 
 def with_readiness_now(assets: QuerySet[Asset], *, at: datetime) -> QuerySet[Asset]:
@@ -447,14 +457,9 @@ def with_readiness_now(assets: QuerySet[Asset], *, at: datetime) -> QuerySet[Ass
 
 
 def holder_q(member_id: str) -> Q:
-    """Assets whose active primary custody is held by this member."""
-    held = CustodyAssignment.objects.filter(
-        asset_id=OuterRef("pk"),
-        status=CustodyStatus.ACTIVE,
-        assignment_kind=AssignmentKind.PRIMARY,
-        subject_resource_id=member_id,
-    )
-    return Q(Exists(held))
+    """Assets whose active primary custody is held by this member (as ``AssetReadiness``
+    stores it)."""
+    return Q(readiness__holder_id=member_id)
 
 
 @dataclass(frozen=True)

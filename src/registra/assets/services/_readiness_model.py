@@ -1,6 +1,7 @@
 """Keeping ``AssetReadiness`` true: every service that changes what an asset's readiness
 depends on (its status or kind, its assessments, the organization's requirements) calls
-``refresh_readiness`` for those assets in its own transaction. The computation is the one in
+``refresh_readiness`` for those assets in its own transaction, and every custody write calls
+``refresh_holders``. The computation is the one in
 ``assets/readiness.py``; this module only stores its result."""
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ def _refresh(organization: Organization, assets: list[Asset], at: datetime, *, n
     kinds = {k for a in assets for k in requirements.get(a.asset_kind, [])}
     ids = [a.id for a in assets]
     by_asset: dict[str, list[selectors.CompletedAssessment]] = {}
+    holders: dict[str, str] = {}
     if not new:
         by_asset = selectors.completed_assessments(organization, ids, kinds)
+        holders = selectors.active_holders(organization, ids)
     rows = []
     for a in assets:
         history = by_asset.get(a.id, [])
@@ -62,6 +65,9 @@ def _refresh(organization: Organization, assets: list[Asset], at: datetime, *, n
                     at=at,
                 ),
                 computed_at=at,
+                asset_kind=a.asset_kind,
+                status=a.status,
+                holder_id=holders.get(a.id),
             )
         )
     # Replace rather than upsert: two statements per chunk on both databases, through the fast
@@ -69,3 +75,17 @@ def _refresh(organization: Organization, assets: list[Asset], at: datetime, *, n
     if not new:
         AssetReadiness.objects.filter(asset_id__in=ids).delete()
     bulk.insert_many(AssetReadiness, rows)
+
+
+def refresh_holders(organization: Organization, asset_ids: Iterable[str]) -> None:
+    """Store who holds each of these assets now (their active primary custody), after a
+    custody write: all that a custody change alters of their stored readiness."""
+    ids = list(dict.fromkeys(asset_ids))
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        holders = selectors.active_holders(organization, chunk)
+        rows = [
+            AssetReadiness(asset_id=i, organization_id=organization.id, holder_id=holders.get(i))
+            for i in chunk
+        ]
+        bulk.update_many(AssetReadiness, rows, ["holder_id"])

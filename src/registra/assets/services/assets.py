@@ -304,8 +304,8 @@ def asset_bulk_decommission(
             events.append(_end_pending(c, when, at))
             ended.append(c)
     bulk.update_many(Asset, list(assets.values()), _DECOMMISSION_FIELDS)
-    refresh_readiness(organization, assets.values(), at)
     bulk.update_many(CustodyAssignment, ended, ["status", "ended_at", "updated_at"])
+    refresh_readiness(organization, assets.values(), at)  # with their custody ended
     audit.record_many(
         organization_id=organization.id, actor=actor, reason=reason, events=events, at=at
     )

@@ -26,6 +26,7 @@ from registra.assets.services._common import (
     _lock_batch,
     custody_fields,
 )
+from registra.assets.services._readiness_model import refresh_holders
 from registra.core import audit, bulk, validation
 from registra.core.audit import Actor, PendingEvent
 from registra.core.errors import Conflict, Unprocessable, field_error
@@ -191,6 +192,7 @@ def custody_assign(
         },
     )
     _save_assignment(c)
+    refresh_holders(organization, [asset.id])
     audit.record(
         organization_id=organization.id,
         actor=actor,
@@ -357,6 +359,7 @@ def _transfer(
                 bulk.insert_many(CustodyAssignment, started)
         except IntegrityError as exc:
             raise Conflict("an assignment key is taken") from exc
+    refresh_holders(organization, [a.id for a in assets])
     audit.record_many(
         organization_id=organization.id, actor=actor, reason=reason, at=at, events=events
     )
@@ -384,6 +387,7 @@ def custody_end(
     if when < c.started_at:
         raise field_error("endedAt", "must not be before the assignment started")
     event = _end(c, when, at)
+    refresh_holders(organization, [c.asset_id])
     audit.record_many(
         organization_id=organization.id, actor=actor, reason=reason, events=[event], at=at
     )
@@ -419,6 +423,7 @@ def custody_bulk_record(
         raise Conflict(
             "an assignment key is taken, or an asset would get a second active primary custody"
         ) from exc
+    refresh_holders(organization, [c.asset_id for c in rows])
     audit.record_many(
         organization_id=organization.id,
         actor=actor,

@@ -73,14 +73,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     org = request.organization  # type: ignore[attr-defined]
     at = timezone.now()
     base = reverse("web:register", kwargs={"slug": org.slug})
-    kinds = [
-        Row(c.key, c, _links(base, kind=c.key)) for c in selectors.readiness_by_kind(org, at=at)
-    ]
+    by_kind, by_holder = selectors.readiness_dashboard(org, at=at)
+    kinds = [Row(c.key, c, _links(base, kind=c.key)) for c in by_kind]
     names = {m.id: m.full_name or m.email for m in org_selectors.member_list(org)}
-    holders = [
-        Row(names.get(c.key, c.key), c, _links(base, holder=c.key))
-        for c in selectors.readiness_by_holder(org, at=at)
-    ]
+    holders = [Row(names.get(c.key, c.key), c, _links(base, holder=c.key)) for c in by_holder]
     totals = ReadinessCounts(
         key="all",
         active=sum(r.counts.active for r in kinds),
