@@ -236,3 +236,21 @@ def test_the_list_and_the_export_say_why_an_asset_is_not_ready(cast: Cast, viewe
         "W-NEVER": ("not-ready", "calibration never completed"),
         "W-OK": ("ready", ""),
     }
+
+
+def test_the_kind_filter_offers_the_kinds_in_use_here_once_each(cast: Cast, viewer: Client) -> None:
+    for i, kind in enumerate(["vehicle", "calibrated-tool", "vehicle", "it-system"]):
+        make_asset(cast.org, f"K-{i}", asset_kind=kind)
+    make_asset(cast.other_org, "K-X", asset_kind="medical-device")  # another organization's
+    html = viewer.get("/o/skyline-mro/").content.decode()
+    select = html[
+        html.index('<select name="kind"') : html.index(
+            "</select>", html.index('<select name="kind"')
+        )
+    ]
+    assert re.findall(r'<option value="([^"]*)"', select) == [
+        "",
+        "calibrated-tool",
+        "it-system",
+        "vehicle",
+    ]

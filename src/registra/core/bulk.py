@@ -101,7 +101,8 @@ def insert_many(model: type[models.Model], objs: Sequence[models.Model]) -> None
         return
     _check(objs, model)
     connection = connections["default"]
-    fields = list(model._meta.concrete_fields)
+    # The database computes generated columns itself.
+    fields = [f for f in model._meta.concrete_fields if not getattr(f, "generated", False)]
     quote = connection.ops.quote_name
     sql = "INSERT INTO {} ({}) VALUES ({})".format(
         quote(model._meta.db_table),
@@ -134,8 +135,8 @@ def _plain(field: models.Field) -> bool:
 
 def _concrete(model: type[models.Model], name: str) -> models.Field:
     field = model._meta.get_field(name)
-    if not isinstance(field, models.Field) or not field.concrete:
-        raise ValueError(f"{model.__name__}.{name} is not a column")
+    if not isinstance(field, models.Field) or not field.concrete or field.generated:
+        raise ValueError(f"{model.__name__}.{name} is not a column it may write")
     return field
 
 
