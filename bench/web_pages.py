@@ -45,8 +45,7 @@ def _setup(database_url: str, data_dir: str) -> None:
 
 def _deep_asset(slug: str) -> str:
     """The id of ``BENCH-DEEP``: 30 custody records (the last one active) and 40 assessments."""
-    from registra.assets import selectors
-    from registra.assets import services
+    from registra.assets import selectors, services
     from registra.core.errors import NotFound
     from registra.core.timefmt import now
     from registra.organizations import selectors as org_selectors

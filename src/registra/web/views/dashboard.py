@@ -19,7 +19,7 @@ from registra.organizations.policy import Permission
 from registra.web.pages import organization_page
 
 # Chart geometry (SVG user units).
-BAR_AREA, ROW_HEIGHT, LABEL_WIDTH = 360, 26, 170
+BAR_AREA, ROW_HEIGHT, LABEL_WIDTH = 360, 26, 210
 
 
 @dataclass(frozen=True)
