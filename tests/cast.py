@@ -181,6 +181,28 @@ def calibrate(
     )
 
 
+def calibrated_overdue(org: Organization, asset: Asset, *, days_ago: int) -> ReadinessAssessment:
+    """A calibration recorded as completed and ready 30 days before it fell due, ``days_ago``
+    days ago: the asset is overdue."""
+    due = now() - timedelta(days=days_ago)
+    return asset_services.readiness_bulk_record(
+        organization=org,
+        actor=operator(org),
+        reason=REASON,
+        records=[
+            {
+                "asset_id": asset.id,
+                "readiness_assessment_key": f"{asset.asset_key}-cal-overdue",
+                "assessment_kind": "calibration",
+                "readiness_state": "ready",
+                "status": "completed",
+                "performed_at": due - timedelta(days=30),
+                "valid_until": due,
+            }
+        ],
+    )[0]
+
+
 def ready_tool(org: Organization, key: str) -> Asset:
     """An active calibrated tool with a valid calibration: ready."""
     asset = make_asset(org, key)

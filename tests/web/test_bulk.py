@@ -142,7 +142,7 @@ def test_readers_see_no_bulk_controls_and_a_forged_post_is_403(
     assert not ReadinessAssessment.objects.filter(asset_id=asset.id).exists()
 
 
-def test_a_filter_over_the_batch_limit_is_refused_before_anything_is_read(
+def test_a_filter_over_the_batch_limit_is_refused_and_changes_nothing(
     cast: Cast, editor: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for i in range(3):
@@ -280,3 +280,25 @@ def test_the_register_page_with_the_bulk_forms_runs_a_fixed_number_of_queries(
         make_asset(cast.org, f"Q-{i}")
     # The bulk forms reuse the filter's members and responsibilities: as many as a viewer's.
     assert count() == few == 8
+
+
+@pytest.mark.parametrize("url", [URL, CUSTODY_URL, SCHEDULE_URL])
+def test_a_bad_filter_is_refused_and_a_get_goes_back_to_the_list(
+    cast: Cast, editor: Client, url: str
+) -> None:
+    tool = make_asset(cast.org, "TW-1")
+    mark = audit_mark(cast.org)
+    data = {
+        "scope": "filter",
+        "filter-status": "lost",  # not a status
+        "to_status": "inactive",
+        "to_member": cast.editor.id,
+        "other_kind": "inspection",
+        "reason": WHY,
+    }
+    refused = editor.post(url, data)
+    assert refused.status_code == 400
+    assert "the list&#x27;s filter is not valid" in refused.content.decode()
+    assert audit_since(cast.org, mark) == [] and _statuses([tool.id]) == {"active"}
+    back = editor.get(url)
+    assert back.status_code == 302 and back["Location"] == "/o/skyline-mro/"

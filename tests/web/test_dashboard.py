@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -13,9 +12,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from registra.assets import services as asset_services
-from registra.core.timefmt import now
 from registra.organizations.models import Member
-from tests.cast import REASON, Cast, calibrate, make_asset, operator
+from tests.cast import REASON, Cast, calibrate, calibrated_overdue, make_asset, operator
 
 pytestmark = pytest.mark.django_db
 ROW_KEY = re.compile(r'<td class="key"><a href="[^"]+">([^<]+)</a></td>')
@@ -28,22 +26,7 @@ def viewer(cast: Cast, signed_in: Callable[[Member], Client]) -> Client:
 
 def _register(cast: Cast) -> None:
     overdue = make_asset(cast.org, "TW-OVER")
-    asset_services.readiness_bulk_record(  # calibrated 40 days ago, due 10 days ago
-        organization=cast.org,
-        actor=operator(cast.org),
-        reason=REASON,
-        records=[
-            {
-                "asset_id": overdue.id,
-                "readiness_assessment_key": "TW-OVER-cal",
-                "assessment_kind": "calibration",
-                "readiness_state": "ready",
-                "status": "completed",
-                "performed_at": now() - timedelta(days=40),
-                "valid_until": now() - timedelta(days=10),
-            }
-        ],
-    )
+    calibrated_overdue(cast.org, overdue, days_ago=10)
     soon = make_asset(cast.org, "TW-SOON")
     calibrate(cast.org, soon, days_valid=10)
     calibrate(cast.org, make_asset(cast.org, "TW-OK"), days_valid=300)

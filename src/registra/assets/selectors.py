@@ -74,15 +74,19 @@ def assets_for_update(organization: Organization, asset_ids: list[str]) -> list[
     return list(rows_in(locked, "id", asset_ids))
 
 
-def active_primary(
-    organization: Organization, asset_id: str, *, lock: bool = False
-) -> CustodyAssignment | None:
-    qs = CustodyAssignment.objects.filter(
+def _primary_custody(organization: Organization) -> QuerySet[CustodyAssignment]:
+    """The organization's active primary custody assignments: who holds what."""
+    return CustodyAssignment.objects.filter(
         organization=organization,
-        asset_id=asset_id,
         status=CustodyStatus.ACTIVE,
         assignment_kind=AssignmentKind.PRIMARY,
     )
+
+
+def active_primary(
+    organization: Organization, asset_id: str, *, lock: bool = False
+) -> CustodyAssignment | None:
+    qs = _primary_custody(organization).filter(asset_id=asset_id)
     return (qs.select_for_update() if lock else qs).first()
 
 
@@ -91,11 +95,7 @@ def active_primaries(
 ) -> dict[str, CustodyAssignment]:
     """The active primary custody of each of these assets that has one, by asset id (locked
     ``FOR UPDATE`` when ``lock``)."""
-    qs = CustodyAssignment.objects.filter(
-        organization=organization,
-        status=CustodyStatus.ACTIVE,
-        assignment_kind=AssignmentKind.PRIMARY,
-    )
+    qs = _primary_custody(organization)
     return {
         c.asset_id: c
         for c in rows_in(qs.select_for_update() if lock else qs, "asset_id", asset_ids)
@@ -105,11 +105,7 @@ def active_primaries(
 def active_holders(organization: Organization, asset_ids: list[str]) -> dict[str, str]:
     """Who holds each of these assets (the member id of its active primary custody), by asset
     id; an asset nobody holds is absent."""
-    qs = CustodyAssignment.objects.filter(
-        organization=organization,
-        status=CustodyStatus.ACTIVE,
-        assignment_kind=AssignmentKind.PRIMARY,
-    ).values_list("asset_id", "subject_resource_id")
+    qs = _primary_custody(organization).values_list("asset_id", "subject_resource_id")
     return dict(rows_in(qs, "asset_id", asset_ids))
 
 

@@ -3,8 +3,6 @@ event per record, all or nothing, the not-ready override asked once for the batc
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from registra.assets import services
@@ -15,7 +13,6 @@ from registra.core.errors import (
     Unprocessable,
     ValidationFailed,
 )
-from registra.core.timefmt import now
 from registra.organizations.models import Member
 from tests.assets.services.helpers import custody, decommission, responsibility
 from tests.cast import (
@@ -24,8 +21,8 @@ from tests.cast import (
     active_primary,
     audit_mark,
     audit_since,
+    calibrated_overdue,
     make_asset,
-    operator,
     ready_tool,
 )
 
@@ -80,23 +77,7 @@ def test_held_assets_are_handed_off_and_unheld_ones_assigned_in_one_batch(cast: 
 def test_not_ready_assets_need_one_override_recorded_on_theirs_only(cast: Cast) -> None:
     ready = ready_tool(cast.org, "TB-OK")
     overdue = make_asset(cast.org, "TB-LATE")
-    performed = now() - timedelta(days=200)
-    services.readiness_bulk_record(
-        organization=cast.org,
-        actor=operator(cast.org),
-        reason=REASON,
-        records=[
-            {
-                "asset_id": overdue.id,
-                "readiness_assessment_key": "cal-late",
-                "assessment_kind": "calibration",
-                "readiness_state": "ready",
-                "status": "completed",
-                "performed_at": performed,
-                "valid_until": performed + timedelta(days=180),
-            }
-        ],
-    )
+    calibrated_overdue(cast.org, overdue, days_ago=20)
     never = make_asset(cast.org, "TB-NEVER")
     mark = audit_mark(cast.org)
 

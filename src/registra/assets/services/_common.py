@@ -15,7 +15,7 @@ from registra.assets.choices import (
 )
 from registra.assets.models import Asset, CustodyAssignment, ReadinessAssessment
 from registra.core import validation
-from registra.core.errors import NotFound, field_error
+from registra.core.errors import NotFound, Unprocessable, field_error
 from registra.core.ids import new_id
 from registra.core.queries import first_or_404, rows_in
 from registra.organizations.models import Organization, ResponsibilityAssignment
@@ -195,6 +195,14 @@ def _lock_batch(organization: Organization, asset_ids: Sequence[str]) -> list[As
     if missing:
         raise NotFound(f"asset {missing[0]} not found")
     return [assets[i] for i in ids]
+
+
+def _refuse_decommissioned(assets: Sequence[Asset]) -> None:
+    """Nothing is handed over or scheduled for a decommissioned asset: the first one found
+    refuses the whole request, named."""
+    for asset in assets:
+        if asset.status == AssetStatus.DECOMMISSIONED:
+            raise Unprocessable(f"asset {asset.asset_key} is decommissioned")
 
 
 def _asset_statuses(organization: Organization, asset_ids: set[str]) -> dict[str, str]:

@@ -24,6 +24,7 @@ from registra.assets.services._common import (
     _asset_statuses,
     _lock_asset,
     _lock_batch,
+    _refuse_decommissioned,
     custody_fields,
 )
 from registra.assets.services._readiness_model import refresh_holders
@@ -168,8 +169,7 @@ def custody_assign(
     reason = validation.reason(reason)
     kind = validation.choice("assignmentKind", assignment_kind, ASSIGNMENT_KINDS)
     asset = _lock_asset(organization, asset_id)
-    if asset.status == AssetStatus.DECOMMISSIONED:
-        raise Unprocessable(f"asset {asset.asset_key} is decommissioned")
+    _refuse_decommissioned([asset])
     holder = _holder(organization, member_id)
     at = now()
     override, _ = _check_ready_or_override(organization, [asset], override_reason, at)
@@ -224,8 +224,7 @@ def custody_hand_off(
     require(actor, Permission.WRITE_REGISTER, organization=organization)
     reason = validation.reason(reason)
     asset = _lock_asset(organization, asset_id)
-    if asset.status == AssetStatus.DECOMMISSIONED:
-        raise Unprocessable(f"asset {asset.asset_key} is decommissioned")
+    _refuse_decommissioned([asset])
     current = selectors.active_primary(organization, asset.id, lock=True)
     if current is None:
         raise Unprocessable(f"asset {asset.asset_key} has no active primary custody to hand off")
@@ -263,9 +262,7 @@ def custody_bulk_hand_over(
     require(actor, Permission.WRITE_REGISTER, organization=organization)
     reason = validation.reason(reason)
     assets = _lock_batch(organization, asset_ids)
-    for asset in assets:
-        if asset.status == AssetStatus.DECOMMISSIONED:
-            raise Unprocessable(f"asset {asset.asset_key} is decommissioned")
+    _refuse_decommissioned(assets)
     holder = _holder(organization, to_member_id)
     current = selectors.active_primaries(organization, [a.id for a in assets], lock=True)
     moving = [

@@ -27,6 +27,7 @@ from registra.assets.services._common import (
     _known_responsibilities,
     _lock_asset,
     _lock_batch,
+    _refuse_decommissioned,
     _responsibility,
     _snapshot,
     assessment_fields,
@@ -111,12 +112,9 @@ def _schedule(
     posture_snapshot: Mapping[str, Any] | None,
 ) -> list[ReadinessAssessment]:
     """A scheduled assessment (state ``unknown``) for each of ``assets`` (locked), keyed
-    ``key`` or ``<assetKey>-<kind>-<timestamp>``."""
-    reason = validation.reason(reason)
+    ``key`` or ``<assetKey>-<kind>-<timestamp>``; ``reason`` validated by the caller."""
     kind = validation.text("assessmentKind", assessment_kind, min_len=1, max_len=64)
-    for asset in assets:
-        if asset.status == AssetStatus.DECOMMISSIONED:
-            raise Unprocessable(f"asset {asset.asset_key} is decommissioned")
+    _refuse_decommissioned(assets)
     performer = _responsibility(
         organization, "performedByResponsibilityId", performed_by_responsibility_id
     )

@@ -8,12 +8,13 @@ the errors next to the fields, everything chosen kept, and nothing changed."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -184,11 +185,25 @@ def _not_ready(org: Organization, ids: list[str]) -> dict[str, Any]:
     return {"count": len(late), "shown": late[:NOT_READY_SHOWN]}
 
 
-@organization_page(Permission.WRITE_REGISTER)
-def change_status(request: HttpRequest) -> HttpResponse:
-    org = request.organization  # type: ignore[attr-defined]
-    if request.method != "POST":
-        return redirect("web:register", slug=org.slug)
+def _bulk_action(
+    action: Callable[[HttpRequest, Organization], HttpResponse],
+) -> Callable[..., HttpResponseBase]:
+    """A bulk action's view: writers only, POST only (anything else goes back to the list);
+    ``action`` gets the request and its organization."""
+
+    @organization_page(Permission.WRITE_REGISTER)
+    @functools.wraps(action)
+    def page(request: HttpRequest) -> HttpResponse:
+        org = request.organization  # type: ignore[attr-defined]
+        if request.method != "POST":
+            return redirect("web:register", slug=org.slug)
+        return action(request, org)
+
+    return page
+
+
+@_bulk_action
+def change_status(request: HttpRequest, org: Organization) -> HttpResponse:
     form = BulkStatusForm(request.POST)
 
     def write(ids: list[str]) -> str:
@@ -206,11 +221,8 @@ def change_status(request: HttpRequest) -> HttpResponse:
     return _run(request, form, write, {"status": "to_status"}, page)
 
 
-@organization_page(Permission.WRITE_REGISTER)
-def hand_over(request: HttpRequest) -> HttpResponse:
-    org = request.organization  # type: ignore[attr-defined]
-    if request.method != "POST":
-        return redirect("web:register", slug=org.slug)
+@_bulk_action
+def hand_over(request: HttpRequest, org: Organization) -> HttpResponse:
     holders = holder_choices(org_selectors.active_members(org))
     form = BulkCustodyForm(request.POST, holders=holders)
 
@@ -235,11 +247,8 @@ def hand_over(request: HttpRequest) -> HttpResponse:
     return _run(request, form, write, fields, page)
 
 
-@organization_page(Permission.WRITE_REGISTER)
-def schedule(request: HttpRequest) -> HttpResponse:
-    org = request.organization  # type: ignore[attr-defined]
-    if request.method != "POST":
-        return redirect("web:register", slug=org.slug)
+@_bulk_action
+def schedule(request: HttpRequest, org: Organization) -> HttpResponse:
     form = _schedule_form(org, request.POST, org_selectors.responsibility_list(org))
 
     def write(ids: list[str]) -> str:
