@@ -565,12 +565,12 @@ def register_export_rows(
     organization: Organization, flt: RegisterFilter, sort: RegisterSort
 ) -> Iterator[tuple[Any, ...]]:
     """Every matching asset as a tuple of ``REGISTER_COLUMNS`` (readiness as it is now, the
-    next due date, why it is not ready), streamed from the database in chunks (a million rows
-    never sit in memory at once)."""
+    next due date, why it is not ready), streamed from the database (``sql.stream``: a million
+    rows never sit in memory at once)."""
     at = timezone.now()
     assets = with_readiness_now(register_assets(organization, flt, at=at), at=at)
     rows = assets.order_by(*sort.order()).values_list(*REGISTER_COLUMNS)
-    for *row, stored in rows.iterator(chunk_size=2000):
+    for *row, stored in sql.stream(rows):
         yield (*row, "; ".join(not_ready_reasons(row[-2], stored, row[-1], organization.zone)))
 
 
