@@ -76,4 +76,8 @@ urlpatterns = [
         name="evidence",
     ),
     path("o/<slug:slug>/assets/<str:asset_id>/", asset_detail.asset, name="asset"),
+    # --- members, invitations, multi-factor sign-in ---
+    # --- service accounts ---
+    # --- responsibilities, classification levels, required kinds, organization settings ---
+    # --- audit log ---
 ]
