@@ -1,9 +1,11 @@
 """The web UI's pages at scale (issue 7): server time of the register list, the asset page and
-the dashboard, and the CSV export's rate and memory, on a loaded register.
+the dashboard, and the CSV export's rate and memory, on a loaded register; and the audit log's
+pages (issue 8) on the events that register's loading wrote.
 
 Runs the pages in this process through Django's test client (the whole Django stack, the
 session, the middleware and the database; no network), signed in as the demo viewer (the
-register list with no bulk forms) and the demo editor (with them)::
+register list with no bulk forms), the demo editor (with them) and the demo auditor (the audit
+log)::
 
     .venv/bin/python bench/web_pages.py \\
         --database-url postgresql://postgres@127.0.0.1:5432/reg_web_bench --org mro
@@ -184,6 +186,38 @@ def _export(client: Any, url: str) -> dict[str, Any]:
     }
 
 
+def _audit_pages(slug: str, auditor: Any, args: Any, results: dict[str, Any], say: Any) -> int:
+    """The audit log's pages (issue 8) as the demo auditor: the newest page, a filter by actor,
+    by action, by the last 30 days, a free-text search, and page 50 of the newest."""
+    from django.utils import timezone
+
+    from registra.core.models import AuditEvent
+    from registra.organizations import selectors as org_selectors
+    from registra.organizations.models import Member
+
+    org = org_selectors.organization_get_by_slug(slug)
+    editor = Member.objects.filter(organization=org, role="editor").order_by("id").first()
+    since = (timezone.localtime(timezone=org.zone) - timedelta(days=30)).date().isoformat()
+    base = f"/o/{slug}/audit/"
+    lists = {
+        "newest": "",
+        "by actor (an editor)": f"?actor={editor.id if editor else ''}",
+        "by action (custody.assigned)": "?action=custody.assigned",
+        "the last 30 days": f"?since={since}",
+        f"free text '{args.rare_word}'": f"?q={args.rare_word}",
+    }
+    for name, query in lists.items():
+        r = _time(lambda u=base + query: _get(auditor, u), args.samples)
+        results["pages"][f"audit log, {name}"] = r
+        say(f"audit log, {name}", r)
+    page50 = _page(auditor, base, "", 50)
+    if page50 is not None:
+        r = _time(lambda: _get(auditor, page50), args.samples)
+        results["pages"]["audit log, newest, page 50"] = r
+        say("audit log, newest, page 50", r)
+    return AuditEvent.objects.filter(organization_id=org.id).count()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", required=True)
@@ -234,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     r = _time(lambda: _get(viewer, f"{base}dashboard"), args.samples)
     results["pages"]["dashboard"] = r
     say("dashboard", r)
+    if "auditor" in clients:
+        results["audit_events"] = _audit_pages(args.org, clients["auditor"], args, results, say)
     if not args.no_export:
         e = _export(viewer, f"{base}register.csv")
         results["export"] = e

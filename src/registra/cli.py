@@ -8,6 +8,12 @@ Examples::
     registra demo-members --org skyline-mro
     registra service-account create --org skyline-mro --name "Drift check" \
         --scopes "assets:read" --json
+    registra service-account rotate --org skyline-mro --client-id svc_01HXY3M4Q8Z9V2K7T5R6W1N0PA
+    registra service-account disable --org skyline-mro --client-id svc_01HXY3M4Q8Z9V2K7T5R6W1N0PA
+    registra service-account delete --org skyline-mro --client-id svc_01HX...  # dry run
+    registra service-account delete --org skyline-mro --client-id svc_01HX... --apply
+    registra member invite --org skyline-mro --email lena.hart@example.com --role editor \
+        --name "Lena Hart"                # prints the link and emails it
     registra serve --host 127.0.0.1 --port 8000 --workers 2 --threads 4
     registra audit verify --org skyline-mro
     registra audit checkpoint --org skyline-mro > skyline-mro-checkpoint.json
@@ -117,6 +123,97 @@ def cmd_service_account_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _service_account_reason(args: argparse.Namespace) -> str:
+    return args.reason or OPERATOR_REASON.format(f"service-account {args.sa_cmd}")
+
+
+def cmd_service_account_rotate(args: argparse.Namespace) -> int:
+    from registra.organizations import selectors, services
+
+    org = selectors.organization_get_by_slug(args.org)
+    issued = services.service_account_rotate_secret(
+        organization=org,
+        actor=_actor("service-account rotate", org),
+        reason=_service_account_reason(args),
+        account_id=args.client_id,
+    )
+    if args.json:
+        out = {"clientId": issued.account.id, "clientSecret": issued.secret}
+        print(orjson.dumps(out).decode())
+    else:
+        print(f"client id:     {issued.account.id}")
+        print(f"client secret: {issued.secret}")
+        print("The old secret and its access tokens no longer work.")
+        print("The new secret is shown only once; store it now.")
+    return 0
+
+
+def cmd_service_account_disable(args: argparse.Namespace) -> int:
+    from registra.organizations import selectors, services
+
+    org = selectors.organization_get_by_slug(args.org)
+    account = services.service_account_disable(
+        organization=org,
+        actor=_actor("service-account disable", org),
+        reason=_service_account_reason(args),
+        account_id=args.client_id,
+    )
+    print(f"disabled service account {account.name} ({account.id}); its access tokens are revoked")
+    return 0
+
+
+def cmd_service_account_delete(args: argparse.Namespace) -> int:
+    from registra.organizations import selectors, services
+
+    org = selectors.organization_get_by_slug(args.org)
+    if not args.apply:
+        account = selectors.service_account_get(org, args.client_id)
+        print(f"would delete service account {account.name} ({account.id}) for good")
+        print("dry run: nothing was deleted; add --apply to delete it")
+        return 0
+    account = services.service_account_delete(
+        organization=org,
+        actor=_actor("service-account delete", org),
+        reason=_service_account_reason(args),
+        account_id=args.client_id,
+    )
+    print(f"deleted service account {account.name} ({account.id}); its secret and tokens are void")
+    return 0
+
+
+def cmd_member_invite(args: argparse.Namespace) -> int:
+    from registra.organizations import mail, selectors, services
+
+    org = selectors.organization_get_by_slug(args.org)
+    invitation = services.member_invite(
+        organization=org,
+        actor=_actor("member invite", org),
+        reason=args.reason or OPERATOR_REASON.format("member invite"),
+        email=args.email,
+        role=args.role,
+        full_name=args.name,
+        external_employee_id=args.external_id,
+    )
+    link = mail.invitation_link(invitation.token)
+    member = invitation.member
+    print(f"invited {member.email} to {org.slug} as {member.role} ({member.id})")
+    print(f"invitation link (works once, until {member.invitation_expires_at:%Y-%m-%d %H:%M} UTC):")
+    print(link)
+    if link.startswith("/"):
+        print("set REGISTRA_BASE_URL to print and email a full link", file=sys.stderr)
+    try:
+        mail.send_invitation(
+            organization=org, member=member, link=link, invited_by="The Registra operator"
+        )
+    except OSError as exc:
+        print(
+            f"registra: warning: the email was not sent ({exc}); pass on the link", file=sys.stderr
+        )
+    else:
+        print(f"emailed the link to {member.email}")
+    return 0
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -214,7 +311,7 @@ def _parser() -> argparse.ArgumentParser:
 
     dm = sub.add_parser(
         "demo-members",
-        help="fresh passwords for a demo admin, editor and viewer (printed once)",
+        help="fresh passwords for a demo admin, editor, auditor and viewer (printed once)",
     )
     dm.add_argument("--org", required=True, help="organization slug (with the demo crew loaded)")
     dm.add_argument("--json", action="store_true", help="print [{email, role, password, ...}]")
@@ -231,6 +328,34 @@ def _parser() -> argparse.ArgumentParser:
     sac.add_argument("--expires-at", default=None, help="ISO 8601 timestamp")
     sac.add_argument("--json", action="store_true", help="print {clientId, clientSecret}")
     sac.set_defaults(func=cmd_service_account_create)
+    for name, func, help_text in (
+        ("rotate", cmd_service_account_rotate, "new secret (printed once); the old one dies"),
+        ("disable", cmd_service_account_disable, "disable; its access tokens die at once"),
+        ("delete", cmd_service_account_delete, "delete for good (a dry run unless --apply)"),
+    ):
+        sub_cmd = sa.add_parser(name, help=help_text)
+        sub_cmd.add_argument("--org", required=True, help="organization slug")
+        sub_cmd.add_argument("--client-id", required=True, help="the account's id, svc_...")
+        sub_cmd.add_argument("--reason", default="", help="for the audit log (10-1000 chars)")
+        sub_cmd.set_defaults(func=func)
+        if name == "rotate":
+            sub_cmd.add_argument(
+                "--json", action="store_true", help="print {clientId, clientSecret}"
+            )
+        if name == "delete":
+            sub_cmd.add_argument("--apply", action="store_true", help="really delete it")
+
+    mem = sub.add_parser("member", help="members").add_subparsers(dest="member_cmd", required=True)
+    mi = mem.add_parser(
+        "invite", help="invite a person by email and role; prints the one-time link and emails it"
+    )
+    mi.add_argument("--org", required=True, help="organization slug")
+    mi.add_argument("--email", required=True)
+    mi.add_argument("--role", required=True, help="admin, editor, auditor or viewer")
+    mi.add_argument("--name", default="", help="the person's full name (they can change it)")
+    mi.add_argument("--external-id", default="", help="their employee id in the CMMS")
+    mi.add_argument("--reason", default="", help="for the audit log (10-1000 chars)")
+    mi.set_defaults(func=cmd_member_invite)
 
     serve = sub.add_parser("serve", help="run the production HTTP server")
     serve.add_argument("--host", default="127.0.0.1")

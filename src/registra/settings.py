@@ -112,6 +112,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",  # serves the reference page's Swagger UI files locally (no CDN)
+    "django_otp",  # multi-factor sign-in: TOTP authenticators (decision 0014)
+    "django_otp.plugins.otp_totp",
     "registra.core",
     "registra.organizations",
     "registra.assets",
@@ -151,6 +153,18 @@ ROOT_URLCONF = "registra.urls"
 
 # Members sign in with their email and password (registra/web/auth.py, decision 0009).
 AUTHENTICATION_BACKENDS = ["registra.web.auth.MemberBackend"]
+# Sign-in throttling (decision 0014): refused sign-ins counted per account (email address) and
+# per client address, in the cache (Redis when REDIS_URL is set, so every server process
+# shares the counts); at the limit, sign-in is refused until the window ends. "count/period",
+# the period in s, m, h or d, optionally with a multiplier ("5/15m").
+REGISTRA_SIGN_IN_FAILURES_PER_ACCOUNT = os.environ.get(
+    "REGISTRA_SIGN_IN_FAILURES_PER_ACCOUNT", "5/15m"
+)
+REGISTRA_SIGN_IN_FAILURES_PER_ADDRESS = os.environ.get(
+    "REGISTRA_SIGN_IN_FAILURES_PER_ADDRESS", "20/15m"
+)
+# The issuer an authenticator app shows beside the account (django-otp).
+OTP_TOTP_ISSUER = os.environ.get("REGISTRA_TOTP_ISSUER", "Registra")
 LOGIN_URL = "web:sign-in"
 SESSION_COOKIE_HTTPONLY = True
 # Behind TLS (the proxy of REGISTRA_FORWARDED_ALLOW_IPS), browsers send the cookies only over it.
@@ -254,6 +268,57 @@ else:
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# Member passwords (accepting an invitation, an admin's reset): Django's four standard checks.
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("email", "full_name")},
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Email (invitations): SMTP when REGISTRA_SMTP_HOST is set, else files in the data directory
+# (one per message, for an operator to read), unless REGISTRA_EMAIL_BACKEND names another
+# backend (``console``, ``file``, ``smtp`` or a dotted path). Tests use Django's locmem backend.
+_EMAIL_BACKENDS = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+}
+EMAIL_HOST = os.environ.get("REGISTRA_SMTP_HOST", "")
+EMAIL_PORT = _env_int("REGISTRA_SMTP_PORT", 587)
+EMAIL_HOST_USER = os.environ.get("REGISTRA_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("REGISTRA_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = _env_bool("REGISTRA_SMTP_STARTTLS", True)
+EMAIL_USE_SSL = _env_bool("REGISTRA_SMTP_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    if os.environ.get("REGISTRA_SMTP_STARTTLS", "").strip():
+        raise ImproperlyConfigured("set REGISTRA_SMTP_STARTTLS or REGISTRA_SMTP_SSL, not both")
+    EMAIL_USE_TLS = False  # implicit TLS asked for: no STARTTLS on top
+EMAIL_TIMEOUT = _env_int("REGISTRA_SMTP_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = os.environ.get("REGISTRA_EMAIL_FROM", "Registra <registra@localhost>")
+_email_backend = os.environ.get("REGISTRA_EMAIL_BACKEND", "").strip()
+_email_backend = _email_backend or ("smtp" if EMAIL_HOST else "file")
+EMAIL_BACKEND = _EMAIL_BACKENDS.get(_email_backend, _email_backend)
+if "." not in EMAIL_BACKEND:
+    raise ImproperlyConfigured(
+        f"REGISTRA_EMAIL_BACKEND must be one of {sorted(_EMAIL_BACKENDS)} or a dotted path,"
+        f" got {_email_backend!r}"
+    )
+if EMAIL_BACKEND.endswith(".smtp.EmailBackend") and not EMAIL_HOST:
+    raise ImproperlyConfigured("REGISTRA_EMAIL_BACKEND=smtp needs REGISTRA_SMTP_HOST")
+EMAIL_FILE_PATH = Path(os.environ.get("REGISTRA_EMAIL_DIR", DATA_DIR / "email")).resolve()
+# The address of this install as people reach it (``https://registra.example.com``): the
+# invitation links in emails start with it. Unset: the host of the request that sends the
+# invitation (the command line then prints a path only).
+REGISTRA_BASE_URL = os.environ.get("REGISTRA_BASE_URL", "").strip().rstrip("/")
+if REGISTRA_BASE_URL and not REGISTRA_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("REGISTRA_BASE_URL must start with http:// or https://")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

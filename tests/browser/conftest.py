@@ -101,8 +101,8 @@ def page(browser: Browser, base_url: str) -> Iterator[Page]:
 
 @pytest.fixture(scope="module")
 def demo_members(server_env: dict[str, str]) -> dict[str, dict[str, str]]:
-    """The demo admin, editor and viewer by role (``email``, ``password``...), with passwords
-    fresh from ``registra demo-members``, as ``make demo`` prints them."""
+    """The demo admin, editor, auditor and viewer by role (``email``, ``password``...), with
+    passwords fresh from ``registra demo-members``, as ``make demo`` prints them."""
     printed = run_registra(server_env, "demo-members", "--org", DEMO_ORG, "--json")
     return {member["role"]: member for member in json.loads(printed)}
 

@@ -1,8 +1,12 @@
 """What a member does on the register's pages, shared by the browser journeys: filter the list,
-open an asset from it, give a reason, read the page's success message."""
+open an asset from it, give a reason, read the page's success message; set up an authenticator
+app and compute its codes."""
 
 from __future__ import annotations
 
+import base64
+
+from django_otp.oath import totp
 from playwright.sync_api import Locator, Page, expect
 
 REASON = "Browser journey: checking the register's pages end to end."
@@ -78,3 +82,23 @@ def expect_message(page: Page, text: str) -> None:
 def section(page: Page, heading: str) -> Locator:
     """The asset page's section under the h2 ``heading`` ("Custody history", "Audit trail")."""
     return page.get_by_role("region", name=heading, exact=True)
+
+
+def set_up_authenticator(page: Page) -> bytes:
+    """From any organization page: "Sign-in security", set up an authenticator app, confirm it
+    with the code an app would show for the key on the page; the key. The page is left on the
+    recovery codes."""
+    page.get_by_role("link", name="Sign-in security").click()
+    page.get_by_role("link", name="Set up an authenticator app").click()
+    page.get_by_role("button", name="Start").click()
+    key = base64.b32decode(page.get_by_test_id("totp-key").inner_text().replace(" ", ""))
+    page.get_by_label("Code").fill(authenticator_code(key))
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()
+    return key
+
+
+def authenticator_code(key: bytes, *, step: int = 0) -> str:
+    """The code an authenticator app shows for ``key`` now, or ``step`` 30-second steps on (a
+    code is accepted once: the next sign-in within the same step needs the next one)."""
+    return f"{totp(key, drift=step):06d}"

@@ -9,21 +9,18 @@ The rows are read straight from the database the server writes (``rows``), read-
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import secrets
-import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import psycopg
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import DEMO_ORG
+from tests.browser.server_db import rows
 from tests.browser.steps import (
     action,
     expect_message,
@@ -44,19 +41,6 @@ PERFORMED_DAYS_AGO, VALID_DAYS_AGO = 200, 20
 
 
 # --- the server's database -------------------------------------------------------------------
-
-
-def rows(server_env: dict[str, str], sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    """The rows ``sql`` (``%s`` placeholders) reads from the database of this module's server:
-    its PostgreSQL database, or the SQLite file in its data folder. Read-only."""
-    url = server_env.get("DATABASE_URL", "")
-    if url.startswith("postgres"):
-        with psycopg.connect(url) as conn:
-            conn.read_only = True
-            return conn.execute(sql, tuple(params)).fetchall()  # type: ignore[arg-type]
-    path = Path(server_env["REGISTRA_DATA_DIR"]) / "registra.sqlite3"
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-        return conn.execute(sql.replace("%s", "?"), tuple(params)).fetchall()
 
 
 def _in(values: Sequence[Any]) -> str:

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.db import transaction
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registra.assets import services as asset_services
 from registra.core.audit import Actor
@@ -36,7 +38,15 @@ SERVICE_PACKAGES = (org_services, asset_services)
 # Exported helpers that write nothing: the audited field views of the asset records.
 NOT_SERVICES = {"asset_fields", "custody_fields", "assessment_fields"}
 # Authenticated by a secret they are given (invitation token, client credentials), not an actor.
-CREDENTIAL_SERVICES = {"member_accept_invitation", "token_issue"}
+CREDENTIAL_SERVICES = {
+    "member_accept_invitation",
+    "invitation_for_token",
+    "token_issue",
+    # A person proving a password or a second factor, before there is an actor.
+    "mfa_verify",
+    "sign_in_record",
+    "sign_in_failure_record",
+}
 
 ACTORS: dict[str, Callable[[Cast], Actor]] = {
     "admin": lambda c: actor_for_member(c.admin),
@@ -59,6 +69,8 @@ ALLOWED: dict[Permission, set[str]] = {
     Permission.WRITE_REGISTER: {"admin", "editor", "operator job", "scheduled-import job"},
     Permission.CONFIGURE_REGISTER: {"admin", "operator job"},
     Permission.MANAGE_ORGANIZATION: {"admin", "operator job"},
+    # Each member for themself (decision 0014): no system job or service account.
+    Permission.MANAGE_OWN_ACCOUNT: {"admin", "editor", "auditor", "viewer"},
     Permission.CREATE_ORGANIZATION: {
         "operator job",
         "operator job of the other organization",
@@ -113,6 +125,29 @@ def _expired_token(cast: Cast) -> None:
     AccessToken.objects.filter(organization=cast.org).update(expires_at=_past(1))
 
 
+def _toolbox(cast: Cast) -> Any:
+    return OS.responsibility_create(
+        **_in(cast, operator(cast.org)),
+        responsibility_key="toolbox-a",
+        title="Custodian of toolbox A",
+        holder_id=cast.technician.id,
+    )
+
+
+def _level(cast: Cast) -> Any:
+    return OS.classification_level_create(
+        **_in(cast, operator(cast.org)), label="Internal", rank=1, severity="low"
+    )
+
+
+def _enrol(cast: Cast, actor: Actor) -> Any:
+    """Set up an authenticator and confirm it with its current code."""
+    device = OS.mfa_begin_enrolment(organization=cast.org, actor=actor, member_id=actor.id)
+    return OS.mfa_confirm_enrolment(
+        organization=cast.org, actor=actor, member_id=actor.id, code=f"{totp(device.bin_key):06d}"
+    )
+
+
 def _past(hours: int) -> Any:
     return now() - timedelta(hours=hours)
 
@@ -144,14 +179,96 @@ ROWS: dict[str, Row] = {
             **_in(c, a), responsibility_key="hangar-2", title="Hangar 2 lead", holder_id=None
         ),
     ),
+    "responsibility_create": Row(
+        W,
+        lambda c, a, _: OS.responsibility_create(
+            **_in(c, a), responsibility_key="hangar-3", title="Hangar 3 lead"
+        ),
+    ),
+    "responsibility_reassign": Row(
+        W,
+        lambda c, a, ra: OS.responsibility_reassign(
+            **_in(c, a), responsibility_id=ra.id, holder_id=c.editor.id
+        ),
+        lambda c: _toolbox(c),
+    ),
+    "responsibility_end": Row(
+        W,
+        lambda c, a, ra: OS.responsibility_end(**_in(c, a), responsibility_id=ra.id),
+        lambda c: _toolbox(c),
+    ),
+    "organization_update_settings": Row(
+        M,
+        lambda c, a, _: OS.organization_update_settings(
+            **_in(c, a),
+            name="Skyline MRO GmbH",
+            timezone="Europe/Vienna",
+            locale="de-AT",
+            require_mfa=True,
+            due_soon_days=14,
+        ),
+    ),
+    "classification_level_create": Row(
+        C,
+        lambda c, a, _: OS.classification_level_create(
+            **_in(c, a), label="Restricted", rank=2, severity="high"
+        ),
+    ),
+    "classification_level_update": Row(
+        C,
+        lambda c, a, level: OS.classification_level_update(
+            **_in(c, a), level_id=level.id, label="Internal use", rank=1, severity="moderate"
+        ),
+        lambda c: _level(c),
+    ),
+    "classification_level_remove": Row(
+        C,
+        lambda c, a, level: OS.classification_level_remove(**_in(c, a), level_id=level.id),
+        lambda c: _level(c),
+    ),
+    "readiness_requirement_set": Row(
+        C,
+        lambda c, a, _: AS.readiness_requirement_set(
+            **_in(c, a), asset_kind="vehicle", assessment_kind="inspection", validity_days=365
+        ),
+    ),
+    "readiness_requirement_remove": Row(
+        C,
+        lambda c, a, _: AS.readiness_requirement_remove(
+            **_in(c, a), asset_kind="calibrated-tool", assessment_kind="calibration"
+        ),
+    ),
     "member_invite": Row(
         M,
         lambda c, a, _: OS.member_invite(**_in(c, a), email="new@example.test", role="viewer"),
+    ),
+    "member_invitation_resend": Row(
+        M, lambda c, a, _: OS.member_invitation_resend(**_in(c, a), member_id=c.pending.id)
+    ),
+    "member_invitation_cancel": Row(
+        M, lambda c, a, _: OS.member_invitation_cancel(**_in(c, a), member_id=c.pending.id)
+    ),
+    "member_update": Row(
+        M,
+        lambda c, a, _: OS.member_update(
+            **_in(c, a), member_id=c.viewer.id, external_employee_id="SKY-900"
+        ),
     ),
     "member_change_role": Row(
         M, lambda c, a, _: OS.member_change_role(**_in(c, a), member_id=c.viewer.id, role="editor")
     ),
     "member_revoke": Row(M, lambda c, a, _: OS.member_revoke(**_in(c, a), member_id=c.viewer.id)),
+    # --- multi-factor sign-in ---
+    "mfa_begin_enrolment": Row(
+        Permission.MANAGE_OWN_ACCOUNT,
+        lambda c, a, _: OS.mfa_begin_enrolment(organization=c.org, actor=a, member_id=a.id),
+    ),
+    "mfa_confirm_enrolment": Row(Permission.MANAGE_OWN_ACCOUNT, lambda c, a, _: _enrol(c, a)),
+    "mfa_remove": Row(
+        M,
+        lambda c, a, _: OS.mfa_remove(**_in(c, a), member_id=c.technician.id),
+        lambda c: TOTPDevice.objects.create(user=c.technician, name="app", confirmed=True),
+    ),
     "member_set_password": Row(
         M,
         lambda c, a, _: OS.member_set_password(
@@ -189,6 +306,12 @@ ROWS: dict[str, Row] = {
     ),
     "service_account_delete": Row(
         M, lambda c, a, _: OS.service_account_delete(**_in(c, a), account_id=c.reader.account.id)
+    ),
+    "service_account_update": Row(
+        M,
+        lambda c, a, _: OS.service_account_update(
+            **_in(c, a), account_id=c.reader.account.id, name="Renamed", scopes="assets:read"
+        ),
     ),
     # --- assets ---
     "asset_create": Row(
@@ -404,14 +527,19 @@ def test_may_answers_for_the_actors_own_organization_by_default(cast):
         Permission.READ_REGISTER,
         Permission.WRITE_REGISTER,
         Permission.RUN_IMPORT,
+        Permission.MANAGE_OWN_ACCOUNT,
     }
 
 
 def test_auditor_reads_the_audit_log_and_viewer_only_the_register(cast):
     auditor, viewer = actor_for_member(cast.auditor), actor_for_member(cast.viewer)
 
-    assert policy.permissions(auditor) == {Permission.READ_REGISTER, Permission.READ_AUDIT}
-    assert policy.permissions(viewer) == {Permission.READ_REGISTER}
+    assert policy.permissions(auditor) == {
+        Permission.READ_REGISTER,
+        Permission.READ_AUDIT,
+        Permission.MANAGE_OWN_ACCOUNT,
+    }
+    assert policy.permissions(viewer) == {Permission.READ_REGISTER, Permission.MANAGE_OWN_ACCOUNT}
 
 
 def test_pending_and_revoked_members_get_an_actor_that_may_do_nothing(cast):

@@ -363,8 +363,8 @@ def test_a_decommissioned_asset_is_not_editable(cast: Cast, editor: Client) -> N
 
 
 def test_choosing_a_configured_level_copies_it_into_the_snapshot() -> None:
-    # No organization can configure levels yet (organizations.selectors.classification_levels):
-    # the form is given some, as it will be once they exist.
+    # The levels as organizations.selectors.classification_levels gives them (the settings
+    # pages' test checks that the page offers the configured ones).
     levels = [{"label": "Flight-safety critical", "rank": 4, "severity": "critical"}]
     asset = Asset(asset_key="X-1", classification_snapshot={"regulatoryClass": "Part-IS"})
     data = {
@@ -616,7 +616,7 @@ def test_the_form_pages_make_a_fixed_number_of_queries(cast: Cast, editor: Clien
     custody(cast, asset, cast.admin, kind="loan")
     custody(cast, asset, cast.editor, kind="secondary")
     many = {name: _count(editor, url) for name, url in pages.items()}
-    # session, member, organization, membership; then: the responsibilities (new); the asset
-    # and the responsibilities (edit); the asset (status); the asset and its custody
-    # (decommission)
-    assert few == many == {"new": 5, "edit": 6, "status": 5, "decommission": 6}
+    # session, member, organization, membership; then: the responsibilities and the
+    # classification levels (new); the asset, the responsibilities and the levels (edit); the
+    # asset (status); the asset and its custody (decommission)
+    assert few == many == {"new": 6, "edit": 7, "status": 5, "decommission": 6}

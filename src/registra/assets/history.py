@@ -19,9 +19,11 @@ from typing import Any, Protocol
 
 from registra.assets.choices import AssignmentKind
 from registra.assets.readiness import (
+    NO_VALIDITY,
     AssessmentLike,
     KindReadiness,
     Readiness,
+    Validity,
     compute_readiness,
     kinds_readiness,
 )
@@ -118,6 +120,7 @@ def asset_as_of(
     requirements: Mapping[str, list[str]],
     at: datetime,
     zone: tzinfo = UTC,
+    validity: Validity = NO_VALIDITY,
 ) -> AsOf:
     """Custody, readiness (the same code as now, at ``at``, over the assessments that existed
     then, with the status and kind the asset had then), status and fields at ``at``."""
@@ -134,8 +137,14 @@ def asset_as_of(
         assessments=existing,
         at=at,
         zone=zone,
+        validity=validity,
     )
     kinds = kinds_readiness(
-        asset_kind=kind, requirements=requirements, assessments=existing, at=at, zone=zone
+        asset_kind=kind,
+        requirements=requirements,
+        assessments=existing,
+        at=at,
+        zone=zone,
+        validity=validity,
     )
     return AsOf(at, fields, holders, readiness, kinds)

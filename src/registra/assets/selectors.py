@@ -180,6 +180,7 @@ def asset_readiness(
         assessments=_required_assessments(organization, asset, assessments),
         at=at,
         zone=organization.zone,
+        validity=organization.readiness_validity or {},
     )
 
 
@@ -232,6 +233,7 @@ def assets_readiness(
             assessments=history.get(a.id, []),
             at=at,
             zone=organization.zone,
+            validity=organization.readiness_validity or {},
         )
         for a in assets
     }
@@ -289,6 +291,7 @@ def asset_kinds_readiness(
         assessments=detail.assessments,
         at=at,
         zone=organization.zone,
+        validity=organization.readiness_validity or {},
     )
 
 
@@ -303,6 +306,7 @@ def asset_as_of(organization: Organization, detail: AssetDetail, *, at: datetime
         requirements=organization.readiness_requirements or {},
         at=at,
         zone=organization.zone,
+        validity=organization.readiness_validity or {},
     )
 
 

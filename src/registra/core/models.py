@@ -43,6 +43,9 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["organization_id", "subject_id", "seq"], name="audit_org_subject"),
             models.Index(fields=["organization_id", "action", "seq"], name="audit_org_action"),
+            # The audit log page's actor filter, newest first, and its date range (issue 8).
+            models.Index(fields=["organization_id", "actor_id", "seq"], name="audit_org_actor"),
+            models.Index(fields=["organization_id", "occurred_at"], name="audit_org_time"),
         ]
 
     def __str__(self) -> str:

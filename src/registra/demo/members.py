@@ -1,6 +1,6 @@
-"""Sign-in for the demo: one member per role the demo walks through (an admin, an editor and a
-viewer of the demo crew) gets a fresh random password, through the same service an admin's
-reset uses, so every change is audited."""
+"""Sign-in for the demo: one member per role the demo walks through (an admin, an editor, an
+auditor and a viewer of the demo crew) gets a fresh random password, through the same service
+an admin's reset uses, so every change is audited."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from registra.organizations import selectors as org_selectors
 from registra.organizations import services as org_services
 from registra.organizations.policy import actor_for_system_job
 
-DEMO_ROLES = ("admin", "editor", "viewer")
+DEMO_ROLES = ("admin", "editor", "auditor", "viewer")
 
 
 @dataclass(frozen=True)

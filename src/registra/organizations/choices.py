@@ -30,6 +30,15 @@ class ServiceAccountStatus(models.TextChoices):
     DELETED = "deleted"
 
 
+class Severity(models.TextChoices):
+    """A classification level's severity (SPEC section 3)."""
+
+    LOW = "low"
+    MODERATE = "moderate"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
 class Scope(models.TextChoices):
     ASSETS_READ = "assets:read"
     ORGANIZATION_READ = "organization:read"

@@ -15,6 +15,7 @@ from registra.organizations.choices import (
     MembershipStatus,
     OrganizationStatus,
     ServiceAccountStatus,
+    Severity,
 )
 
 
@@ -32,6 +33,8 @@ new_user_id = _id("user")
 new_ra_id = _id("ra")
 new_svc_id = _id("svc")
 new_tok_id = _id("tok")
+new_rc_id = _id("rc")
+new_clvl_id = _id("clvl")
 
 
 class Organization(models.Model):
@@ -48,6 +51,9 @@ class Organization(models.Model):
     require_mfa = models.BooleanField(default=False)
     # asset kind -> assessment kinds it needs to be ready: {"calibrated-tool": ["calibration"]}
     readiness_requirements = models.JSONField(default=dict, blank=True)
+    # asset kind -> required assessment kind -> days a completed one stays valid when its record
+    # has no due date: {"calibrated-tool": {"calibration": 365}} (decision record 0013)
+    readiness_validity = models.JSONField(default=dict, blank=True)
     # A required assessment due within this many days is "due soon" (dashboard, register filter).
     due_soon_days = models.PositiveSmallIntegerField(default=30)
     created_at = models.DateTimeField()
@@ -146,6 +152,34 @@ class ResponsibilityAssignment(models.Model):
         return self.title
 
 
+class ClassificationLevel(models.Model):
+    """One of the organization's classification levels: a label, a rank (higher ranks first)
+    and a severity. An asset's classification snapshot holds a copy taken when it was
+    classified, so editing or removing a level leaves every snapshot as it was."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=new_clvl_id, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    label = models.CharField(max_length=100)
+    rank = models.PositiveSmallIntegerField()
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "label"], name="clvl_org_label_uniq"),
+            models.UniqueConstraint(fields=["organization", "rank"], name="clvl_org_rank_uniq"),
+            models.CheckConstraint(
+                condition=Q(severity__in=Severity.values), name="clvl_severity_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
 class ServiceAccount(models.Model):
     """A non-human API identity. Its id is the OAuth client id; the secret is stored as a keyed
     hash (``credentials.secret_hash``; older rows: a password hash, upgraded on next use)."""
@@ -203,6 +237,23 @@ class AccessToken(models.Model):
             models.Index(fields=["organization", "service_account"], name="tok_org_svc"),
             models.Index(fields=["organization", "expires_at"], name="tok_org_expires"),
         ]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class RecoveryCode(models.Model):
+    """One of a member's one-time recovery codes for multi-factor sign-in, as a keyed hash
+    (decision 0014); ``used_at`` once it has been used."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=new_rc_id, editable=False)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["member", "code_hash"], name="recovery_code_member")]
 
     def __str__(self) -> str:
         return self.id

@@ -36,6 +36,9 @@ class Permission(StrEnum):
     MANAGE_ORGANIZATION = "manage-organization"
     # Installation level, not in any role: a new organization has no members yet.
     CREATE_ORGANIZATION = "create-organization"
+    # A member's own sign-in security (an authenticator app, recovery codes): every role, for
+    # the member themself only (decision 0014).
+    MANAGE_OWN_ACCOUNT = "manage-own-account"
 
 
 P = Permission
@@ -49,11 +52,14 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             P.RUN_IMPORT,
             P.CONFIGURE_REGISTER,
             P.MANAGE_ORGANIZATION,
+            P.MANAGE_OWN_ACCOUNT,
         }
     ),
-    MemberRole.EDITOR: frozenset({P.READ_REGISTER, P.WRITE_REGISTER, P.RUN_IMPORT}),
-    MemberRole.AUDITOR: frozenset({P.READ_REGISTER, P.READ_AUDIT}),
-    MemberRole.VIEWER: frozenset({P.READ_REGISTER}),
+    MemberRole.EDITOR: frozenset(
+        {P.READ_REGISTER, P.WRITE_REGISTER, P.RUN_IMPORT, P.MANAGE_OWN_ACCOUNT}
+    ),
+    MemberRole.AUDITOR: frozenset({P.READ_REGISTER, P.READ_AUDIT, P.MANAGE_OWN_ACCOUNT}),
+    MemberRole.VIEWER: frozenset({P.READ_REGISTER, P.MANAGE_OWN_ACCOUNT}),
 }
 
 # API v1 is read-only: no scope grants a write.
@@ -65,7 +71,7 @@ SCOPE_PERMISSIONS: dict[str, frozenset[Permission]] = {
 # Named system jobs (decision record 0004). The operator is whoever runs ``registra`` on the
 # server: they hold the database credentials anyway, so the command line may do everything.
 SYSTEM_JOB_PERMISSIONS: dict[str, frozenset[Permission]] = {
-    "operator": frozenset(Permission),
+    "operator": frozenset(Permission) - {P.MANAGE_OWN_ACCOUNT},
     "demo-data": frozenset(
         {
             P.CREATE_ORGANIZATION,
@@ -191,4 +197,5 @@ _WHAT = {
         "manage members, invitations, roles, service accounts or organization settings"
     ),
     P.CREATE_ORGANIZATION: "create organizations",
+    P.MANAGE_OWN_ACCOUNT: "manage a member's own sign-in security",
 }

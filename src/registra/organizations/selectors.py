@@ -1,15 +1,20 @@
-"""Reads for organizations, members, responsibilities and credentials."""
+"""Reads for organizations, members, responsibilities, credentials and the audit log."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
+from django.db.models import Q, QuerySet, TextField
+from django.db.models.functions import Cast
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registra.core import db, sql
+from registra.core.models import AuditEvent
 from registra.core.queries import first_or_404
 from registra.core.timefmt import now
 from registra.organizations.choices import (
@@ -20,8 +25,10 @@ from registra.organizations.choices import (
 from registra.organizations.credentials import token_hash
 from registra.organizations.models import (
     AccessToken,
+    ClassificationLevel,
     Member,
     Organization,
+    RecoveryCode,
     ResponsibilityAssignment,
     ServiceAccount,
 )
@@ -104,14 +111,41 @@ def responsibility_list(organization: Organization) -> list[ResponsibilityAssign
     )
 
 
+def responsibility_get(
+    organization: Organization, responsibility_id: str
+) -> ResponsibilityAssignment:
+    """One of the organization's responsibilities, with its holder."""
+    found = ResponsibilityAssignment.objects.select_related("holder").filter(
+        organization=organization, id=responsibility_id
+    )
+    return first_or_404(found, f"responsibility {responsibility_id}")
+
+
+def responsibilities_with_holders(organization: Organization) -> list[ResponsibilityAssignment]:
+    """The responsibilities page's list: every responsibility with its holder, by key."""
+    found = ResponsibilityAssignment.objects.select_related("holder")
+    return list(found.filter(organization=organization).order_by("responsibility_key"))
+
+
+def classification_level_list(organization: Organization) -> list[ClassificationLevel]:
+    """The organization's classification levels, highest rank first."""
+    levels = ClassificationLevel.objects.filter(organization=organization)
+    return list(levels.order_by("-rank", "label"))
+
+
+def classification_level_get(organization: Organization, level_id: str) -> ClassificationLevel:
+    found = ClassificationLevel.objects.filter(organization=organization, id=level_id)
+    return first_or_404(found, f"classification level {level_id}")
+
+
 def classification_levels(organization: Organization) -> list[dict[str, Any]]:
     """The organization's classification levels (label, rank, severity), highest rank first,
-    for copying into an asset's classification snapshot.
-
-    No organization can configure levels yet (SPEC section 5's classification levels page
-    comes with the administration pages), so there are none: forms offer "none" and keep an
-    asset's current level."""
-    return []
+    for copying into an asset's classification snapshot (a copy: a level changed or removed
+    later leaves the assets classified with it as they were)."""
+    return [
+        {"label": level.label, "rank": level.rank, "severity": level.severity}
+        for level in classification_level_list(organization)
+    ]
 
 
 def service_account_list(organization: Organization) -> list[ServiceAccount]:
@@ -120,6 +154,14 @@ def service_account_list(organization: Organization) -> list[ServiceAccount]:
         .exclude(status=ServiceAccountStatus.DELETED)
         .order_by("name")
     )
+
+
+def service_account_get(organization: Organization, account_id: str) -> ServiceAccount:
+    """One of the organization's service accounts (a deleted one is not found)."""
+    accounts = ServiceAccount.objects.filter(organization=organization, id=account_id).exclude(
+        status=ServiceAccountStatus.DELETED
+    )
+    return first_or_404(accounts, f"service account {account_id}")
 
 
 @dataclass(frozen=True)
@@ -185,3 +227,151 @@ def _token_sql() -> str:
         f" JOIN {org} o ON o.{org_pk} = t.{org_id}"
         f" WHERE t.{tok_hash} = %s"
     )
+
+
+# --- the audit log ---------------------------------------------------------------------------
+
+# The actor filter's value for every system job (``system:<job>``) at once.
+SYSTEM_ACTORS = "system"
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which events the audit log shows (empty means any): an actor id (or ``SYSTEM_ACTORS``),
+    an action, a subject id, a time range (``since`` inclusive, ``until`` exclusive) and a free
+    text matched in the reason, the actor's name, the action, the subject id and the diff."""
+
+    actor: str = ""
+    action: str = ""
+    subject: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    search: str = ""
+
+
+def audit_events(organization: Organization, flt: AuditFilter) -> QuerySet[AuditEvent]:
+    """The organization's events matching the filter, unordered."""
+    events = AuditEvent.objects.filter(organization_id=organization.id)
+    if flt.actor == SYSTEM_ACTORS:
+        events = events.filter(actor_type="system")
+    elif flt.actor:
+        events = events.filter(actor_id=flt.actor)
+    if flt.action:
+        events = events.filter(action=flt.action)
+    if flt.subject:
+        events = events.filter(subject_id=flt.subject)
+    if flt.since is not None:
+        events = events.filter(occurred_at__gte=flt.since)
+    if flt.until is not None:
+        events = events.filter(occurred_at__lt=flt.until)
+    if flt.search:
+        # The diff as the database prints it: on SQLite its stored text, where characters
+        # beyond ASCII are escaped, so they match in the other columns only there.
+        events = events.annotate(diff_text=Cast("diff", TextField())).filter(
+            Q(reason__icontains=flt.search)
+            | Q(actor_label__icontains=flt.search)
+            | Q(action__icontains=flt.search)
+            | Q(subject_id__icontains=flt.search)
+            | Q(diff_text__icontains=flt.search)
+        )
+    return events
+
+
+def audit_page(
+    organization: Organization, flt: AuditFilter, *, before: int | None, limit: int
+) -> tuple[list[AuditEvent], int | None]:
+    """One keyset page of matching events, newest first, starting below sequence ``before``
+    (None: the newest), and the sequence the next page starts below (None at the end)."""
+    events = audit_events(organization, flt)
+    if before is not None:
+        events = events.filter(seq__lt=before)
+    rows = list(events.order_by("-seq")[: limit + 1])
+    if len(rows) <= limit:
+        return rows, None
+    return rows[:limit], rows[limit - 1].seq
+
+
+AUDIT_EXPORT_COLUMNS = (
+    "seq",
+    "id",
+    "occurred_at",
+    "actor_type",
+    "actor_id",
+    "actor_label",
+    "action",
+    "subject_type",
+    "subject_id",
+    "reason",
+    "diff",
+    "prev_hash",
+    "hash",
+)
+
+
+def audit_export_rows(organization: Organization, flt: AuditFilter) -> Iterator[tuple[Any, ...]]:
+    """Every matching event, newest first, as a tuple of ``AUDIT_EXPORT_COLUMNS`` (the diff as
+    JSON text), streamed from the database (``sql.stream``)."""
+    rows = audit_events(organization, flt).order_by("-seq").values_list(*AUDIT_EXPORT_COLUMNS)
+    diff_at = AUDIT_EXPORT_COLUMNS.index("diff")
+    for row in sql.stream(rows):
+        diff = orjson.dumps(row[diff_at], option=orjson.OPT_SORT_KEYS).decode()
+        yield (*row[:diff_at], diff, *row[diff_at + 1 :])
+
+
+def audit_actors(organization: Organization) -> list[tuple[str, str]]:
+    """(actor id, name) of everyone who may have acted: the members (revoked ones too) and
+    the service accounts (deleted ones too), for the audit log's actor filter."""
+    members = Member.objects.filter(organization=organization).order_by("full_name", "email")
+    accounts = ServiceAccount.objects.filter(organization=organization).order_by("name", "id")
+    out = [(m.id, f"{m.full_name or m.email} ({m.email})") for m in members]
+    out += [(a.id, f"{a.name} (service account)") for a in accounts]
+    return out
+
+
+def audit_actions(organization: Organization) -> list[str]:
+    """The actions in the organization's log, in order: one probe of the index on
+    (organization, action, seq) per action (a loose index scan, as ``register_kinds``)."""
+    events, (org, action) = (
+        sql.table(AuditEvent),
+        sql.quoted(AuditEvent, "organization_id", "action"),
+    )
+    query = f"""
+        WITH RECURSIVE actions(a) AS (
+            SELECT MIN({action}) FROM {events} WHERE {org} = %s
+            UNION ALL
+            SELECT (SELECT MIN({action}) FROM {events} WHERE {org} = %s AND {action} > actions.a)
+            FROM actions WHERE actions.a IS NOT NULL
+        )
+        SELECT a FROM actions WHERE a IS NOT NULL
+    """
+    rows = sql.fetch(query, [organization.id, organization.id], using=db.PRIMARY)
+    return [a for (a,) in rows]
+
+
+def audit_event_at(organization: Organization, seq: int) -> AuditEvent | None:
+    """The organization's event at sequence ``seq``, if there is one."""
+    return AuditEvent.objects.filter(organization_id=organization.id, seq=seq).first()
+
+
+def audit_event_get(organization: Organization, event_id: str) -> AuditEvent | None:
+    """The organization's event ``event_id``, if there is one."""
+    return AuditEvent.objects.filter(organization_id=organization.id, id=event_id).first()
+
+
+# --- multi-factor sign-in (decision 0014) ----------------------------------------------------
+
+
+def authenticator(member: Member, *, confirmed: bool = True) -> TOTPDevice | None:
+    """The member's authenticator app (django-otp's TOTP device): the one set up, or with
+    ``confirmed=False`` the one being set up."""
+    return TOTPDevice.objects.filter(user=member, confirmed=confirmed).first()
+
+
+def with_authenticator(member_ids: list[str]) -> list[str]:
+    """Which of these memberships have an authenticator set up (one query)."""
+    devices = TOTPDevice.objects.filter(user_id__in=member_ids, confirmed=True)
+    return sorted(set(devices.values_list("user_id", flat=True)))
+
+
+def recovery_codes_left(member: Member) -> int:
+    return RecoveryCode.objects.filter(member=member, used_at__isnull=True).count()

@@ -47,3 +47,17 @@ class MemberBackend(BaseBackend):
 
     def get_user(self, user_id: Any) -> Member | None:
         return org_selectors.active_member(str(user_id))
+
+
+def start_session(request: HttpRequest, memberships: list[str]) -> None:
+    """What every sign-in does after Django's ``login`` (the password form, an accepted
+    invitation): the session keeps the memberships proved and which of them have an
+    authenticator (``second_factor``), and each one's sign-in is recorded, with its audit
+    event."""
+    from registra.organizations import services as org_services
+    from registra.web import second_factor
+    from registra.web.sign_in_limits import client_address
+
+    request.session[MEMBERSHIPS] = memberships
+    second_factor.signed_in(request, memberships)
+    org_services.sign_in_record(member_ids=memberships, client_address=client_address(request))

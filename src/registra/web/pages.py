@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -22,14 +23,21 @@ from registra.core.errors import NotFound
 from registra.organizations import selectors as org_selectors
 from registra.organizations.choices import OrganizationStatus
 from registra.organizations.policy import Permission, actor_for_member, may
+from registra.web import second_factor
 from registra.web.auth import MEMBERSHIPS
 
 View = Callable[..., HttpResponseBase]
 
 
-def organization_page(permission: Permission) -> Callable[[View], View]:
+def organization_page(
+    permission: Permission, *, second_factor_page: bool = False
+) -> Callable[[View], View]:
     """Decorate a view of ``/o/<slug>/...``: it receives ``request.organization``,
-    ``request.member`` and ``request.actor``, and runs in the organization's time zone."""
+    ``request.member`` and ``request.actor``, and runs in the organization's time zone.
+
+    A member whose membership has an authenticator is first sent to give its code, and where
+    the organization requires a second factor, a member without one to set one up
+    (``second_factor``); the pages doing that pass ``second_factor_page``."""
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
@@ -46,6 +54,11 @@ def organization_page(permission: Permission) -> Callable[[View], View]:
                 member = org_selectors.member_signed_in(organization, ids)
             if member is None:
                 raise Http404("no such organization")
+            step = second_factor.needed(request, member, organization)
+            if step is not None and not second_factor_page:
+                target = "web:mfa-verify" if step == second_factor.VERIFY else "web:mfa-enrol"
+                query = urlencode({"next": request.get_full_path()})
+                return redirect(f"{reverse(target, kwargs={'slug': slug})}?{query}")
             actor = actor_for_member(member)
             if not may(actor, permission, organization=organization):
                 raise PermissionDenied(f"your role ({member.role}) may not see this page")

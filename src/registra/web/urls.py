@@ -6,11 +6,18 @@ from django.urls import path
 from registra.web.views import (
     asset_detail,
     asset_writes,
+    audit_log,
     bulk,
     custody,
     dashboard,
+    invitations,
+    members,
+    mfa,
+    org_settings,
     readiness,
     register,
+    responsibilities,
+    service_accounts,
     session,
 )
 
@@ -76,8 +83,114 @@ urlpatterns = [
         name="evidence",
     ),
     path("o/<slug:slug>/assets/<str:asset_id>/", asset_detail.asset, name="asset"),
+    path("o/<slug:slug>/verify", mfa.verify, name="mfa-verify"),
+    path("o/<slug:slug>/account/security", mfa.security, name="mfa-security"),
+    path("o/<slug:slug>/account/authenticator", mfa.enrol, name="mfa-enrol"),
     # --- members, invitations, multi-factor sign-in ---
+    path("o/<slug:slug>/members/", members.members, name="members"),
+    path("o/<slug:slug>/members/invite", members.invite, name="members-invite"),
+    path("o/<slug:slug>/members/<str:member_id>/resend", members.resend, name="members-resend"),
+    path("o/<slug:slug>/members/<str:member_id>/cancel", members.cancel, name="members-cancel"),
+    path("o/<slug:slug>/members/<str:member_id>/role", members.change_role, name="members-role"),
+    path("o/<slug:slug>/members/<str:member_id>/revoke", members.revoke, name="members-revoke"),
+    path("o/<slug:slug>/members/<str:member_id>/edit", members.edit, name="members-edit"),
+    path("invitations/<str:token>", invitations.accept, name="invitation-accept"),
     # --- service accounts ---
+    path(
+        "o/<slug:slug>/service-accounts/",
+        service_accounts.service_accounts,
+        name="service-accounts",
+    ),
+    path(
+        "o/<slug:slug>/service-accounts/new",
+        service_accounts.create,
+        name="service-account-create",
+    ),
+    path(
+        "o/<slug:slug>/service-accounts/<str:account_id>/edit",
+        service_accounts.edit,
+        name="service-account-edit",
+    ),
+    path(
+        "o/<slug:slug>/service-accounts/<str:account_id>/rotate",
+        service_accounts.rotate,
+        name="service-account-rotate",
+    ),
+    path(
+        "o/<slug:slug>/service-accounts/<str:account_id>/disable",
+        service_accounts.disable,
+        name="service-account-disable",
+    ),
+    path(
+        "o/<slug:slug>/service-accounts/<str:account_id>/enable",
+        service_accounts.enable,
+        name="service-account-enable",
+    ),
+    path(
+        "o/<slug:slug>/service-accounts/<str:account_id>/delete",
+        service_accounts.delete,
+        name="service-account-delete",
+    ),
     # --- responsibilities, classification levels, required kinds, organization settings ---
+    path(
+        "o/<slug:slug>/responsibilities/",
+        responsibilities.responsibility_list,
+        name="responsibilities",
+    ),
+    path(
+        "o/<slug:slug>/responsibilities/new",
+        responsibilities.responsibility_create,
+        name="responsibility-create",
+    ),
+    path(
+        "o/<slug:slug>/responsibilities/<str:ra_id>/",
+        responsibilities.responsibility_detail,
+        name="responsibility",
+    ),
+    path(
+        "o/<slug:slug>/responsibilities/<str:ra_id>/reassign",
+        responsibilities.responsibility_reassign,
+        name="responsibility-reassign",
+    ),
+    path(
+        "o/<slug:slug>/responsibilities/<str:ra_id>/end",
+        responsibilities.responsibility_end,
+        name="responsibility-end",
+    ),
+    path("o/<slug:slug>/settings/", org_settings.settings_overview, name="settings"),
+    path(
+        "o/<slug:slug>/settings/organization",
+        org_settings.organization_settings,
+        name="settings-organization",
+    ),
+    path(
+        "o/<slug:slug>/settings/classification-levels/new",
+        org_settings.level_create,
+        name="classification-level-create",
+    ),
+    path(
+        "o/<slug:slug>/settings/classification-levels/<str:level_id>/edit",
+        org_settings.level_edit,
+        name="classification-level-edit",
+    ),
+    path(
+        "o/<slug:slug>/settings/classification-levels/<str:level_id>/remove",
+        org_settings.level_remove,
+        name="classification-level-remove",
+    ),
+    path(
+        "o/<slug:slug>/settings/required-kinds/set",
+        org_settings.requirement_set,
+        name="required-kind-set",
+    ),
+    path(
+        "o/<slug:slug>/settings/required-kinds/remove",
+        org_settings.requirement_remove,
+        name="required-kind-remove",
+    ),
     # --- audit log ---
+    path("o/<slug:slug>/audit/", audit_log.log, name="audit"),
+    path("o/<slug:slug>/audit/events.csv", audit_log.export, name="audit-export"),
+    path("o/<slug:slug>/audit/verify", audit_log.verify, name="audit-verify"),
+    path("o/<slug:slug>/audit/checkpoint", audit_log.checkpoint, name="audit-checkpoint"),
 ]

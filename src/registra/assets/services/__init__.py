@@ -34,6 +34,8 @@ from registra.assets.services.readiness import (
     readiness_bulk_schedule,
     readiness_cancel,
     readiness_complete,
+    readiness_requirement_remove,
+    readiness_requirement_set,
     readiness_schedule,
     readiness_start,
 )
@@ -64,6 +66,8 @@ __all__ = [
     "readiness_bulk_schedule",
     "readiness_cancel",
     "readiness_complete",
+    "readiness_requirement_remove",
+    "readiness_requirement_set",
     "readiness_schedule",
     "readiness_start",
 ]

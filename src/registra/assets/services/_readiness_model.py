@@ -34,6 +34,7 @@ def refresh_readiness(
 
 def _refresh(organization: Organization, assets: list[Asset], at: datetime, *, new: bool) -> None:
     requirements = organization.readiness_requirements or {}
+    validity = organization.readiness_validity or {}
     kinds = {k for a in assets for k in requirements.get(a.asset_kind, [])}
     ids = [a.id for a in assets]
     by_asset: dict[str, list[selectors.CompletedAssessment]] = {}
@@ -51,6 +52,7 @@ def _refresh(organization: Organization, assets: list[Asset], at: datetime, *, n
             assessments=history,
             at=at,
             zone=organization.zone,
+            validity=validity,
         )
         rows.append(
             AssetReadiness(
@@ -63,6 +65,7 @@ def _refresh(organization: Organization, assets: list[Asset], at: datetime, *, n
                     requirements=requirements,
                     assessments=history,
                     at=at,
+                    validity=validity,
                 ),
                 computed_at=at,
                 asset_kind=a.asset_kind,

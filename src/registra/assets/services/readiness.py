@@ -41,7 +41,11 @@ from registra.core.queries import first_or_404
 from registra.core.timefmt import now
 from registra.organizations.models import Organization
 from registra.organizations.policy import Permission, require
-from registra.organizations.services.organizations import clean_requirements
+from registra.organizations.services.organizations import (
+    clean_requirements,
+    clean_validity,
+)
+from registra.organizations.services.organizations import validity_days as check_validity_days
 
 # --- readiness -----------------------------------------------------------------------------
 
@@ -399,19 +403,136 @@ def _assessment_row(
 
 @transaction.atomic
 def organization_set_readiness_requirements(
-    *, organization: Organization, actor: Actor, reason: str, requirements: dict[str, list[str]]
+    *,
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    requirements: dict[str, list[str]],
+    validity: dict[str, dict[str, int]] | None = None,
 ) -> Organization:
-    """Set which assessment kinds each asset kind needs to be ready; the readiness of every
-    asset of a kind whose requirements changed is computed again in the same transaction."""
+    """Set which assessment kinds each asset kind needs to be ready and, optionally, how many
+    days a completed one stays valid when its record has no due date (``validity``; None keeps
+    the periods of the kinds still required). The readiness of every asset of a kind whose
+    requirements or periods changed is computed again in the same transaction."""
     require(actor, Permission.CONFIGURE_REGISTER, organization=organization)
     reason = validation.reason(reason)
-    before = dict(organization.readiness_requirements)
-    organization.readiness_requirements = clean_requirements(requirements)
+    clean = clean_requirements(requirements)
+    _lock_rules(organization)
+    if validity is None:
+        validity = _still_required(organization.readiness_validity or {}, clean)
+    return _change_rules(organization, actor, reason, clean, clean_validity(validity, clean))
+
+
+@transaction.atomic
+def readiness_requirement_set(
+    *,
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    asset_kind: str,
+    assessment_kind: str,
+    validity_days: int | None = None,
+) -> Organization:
+    """Require ``assessment_kind`` of every asset of ``asset_kind`` (if not yet), valid for
+    ``validity_days`` after it was performed when its record has no due date (None: such an
+    assessment never lapses). The assets of that kind are recomputed in the same transaction."""
+    require(actor, Permission.CONFIGURE_REGISTER, organization=organization)
+    reason = validation.reason(reason)
+    kind = validation.text("assetKind", asset_kind, min_len=1, max_len=64)
+    needed = validation.text("assessmentKind", assessment_kind, min_len=1, max_len=64)
+    days = None if validity_days is None else check_validity_days(validity_days)
+    _lock_rules(organization)
+    requirements = {k: list(v) for k, v in (organization.readiness_requirements or {}).items()}
+    validity = {k: dict(v) for k, v in (organization.readiness_validity or {}).items()}
+    requirements[kind] = sorted({*requirements.get(kind, []), needed})
+    periods = validity.setdefault(kind, {})
+    if days is None:
+        periods.pop(needed, None)
+    else:
+        periods[needed] = days
+    validity = {k: v for k, v in validity.items() if v}
+    return _change_rules(organization, actor, reason, requirements, validity)
+
+
+@transaction.atomic
+def readiness_requirement_remove(
+    *,
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    asset_kind: str,
+    assessment_kind: str,
+) -> Organization:
+    """Stop requiring ``assessment_kind`` of ``asset_kind`` (and drop its validity period); the
+    assets of that kind are recomputed in the same transaction."""
+    require(actor, Permission.CONFIGURE_REGISTER, organization=organization)
+    reason = validation.reason(reason)
+    _lock_rules(organization)
+    requirements = {k: list(v) for k, v in (organization.readiness_requirements or {}).items()}
+    if assessment_kind not in requirements.get(asset_kind, []):
+        raise Unprocessable(f"{asset_kind} does not require {assessment_kind}")
+    requirements[asset_kind].remove(assessment_kind)
+    requirements = {k: v for k, v in requirements.items() if v}
+    validity = _still_required(organization.readiness_validity or {}, requirements)
+    return _change_rules(organization, actor, reason, requirements, validity)
+
+
+def _lock_rules(organization: Organization) -> None:
+    """Lock the organization's row and read its requirements and periods afresh, so two
+    changes at once never lose one another."""
+    rules = (
+        Organization.objects.select_for_update()
+        .filter(id=organization.id)
+        .values("readiness_requirements", "readiness_validity")
+        .get()
+    )
+    organization.readiness_requirements = rules["readiness_requirements"] or {}
+    organization.readiness_validity = rules["readiness_validity"] or {}
+
+
+def _still_required(
+    validity: Mapping[str, Mapping[str, int]], requirements: Mapping[str, list[str]]
+) -> dict[str, dict[str, int]]:
+    kept = {
+        kind: {k: d for k, d in periods.items() if k in requirements.get(kind, [])}
+        for kind, periods in validity.items()
+    }
+    return {kind: periods for kind, periods in kept.items() if periods}
+
+
+def _rules(organization: Organization) -> dict[str, Any]:
+    return {
+        "readinessRequirements": dict(organization.readiness_requirements or {}),
+        "readinessValidity": dict(organization.readiness_validity or {}),
+    }
+
+
+def _change_rules(
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    requirements: dict[str, list[str]],
+    validity: dict[str, dict[str, int]],
+) -> Organization:
+    """Store the rules (clean), recompute the assets of every asset kind whose rules changed
+    (``refresh_readiness``, in chunks: a kind may have a million assets), and record what
+    changed. A change to nothing writes nothing."""
+    before = _rules(organization)
+    organization.readiness_requirements = requirements
+    organization.readiness_validity = validity
+    after = _rules(organization)
+    old, new = audit.changed_fields(before, after)
+    if not new:
+        return organization
     at = now()
     organization.updated_at = at
-    organization.save(update_fields=["readiness_requirements", "updated_at"])
-    after = organization.readiness_requirements
-    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    organization.save(update_fields=["readiness_requirements", "readiness_validity", "updated_at"])
+    changed = {
+        kind
+        for rules_before, rules_after in zip(before.values(), after.values(), strict=True)
+        for kind in set(rules_before) | set(rules_after)
+        if rules_before.get(kind) != rules_after.get(kind)
+    }
     for kind in sorted(changed):
         refresh_readiness(organization, selectors.assets_of_kind(organization, kind), at)
     audit.record(
@@ -421,7 +542,7 @@ def organization_set_readiness_requirements(
         action="organization.readiness-requirements-changed",
         subject_type="organization",
         subject_id=organization.id,
-        before={"readinessRequirements": before},
-        after={"readinessRequirements": after},
+        before=old,
+        after=new,
     )
     return organization

@@ -1,9 +1,8 @@
-"""Member writes: invite, accept, change role, revoke, set a password, bulk create."""
+"""Member writes: change role, revoke, update, set a password, bulk create (invitations and
+joining by one: ``invitations.py``)."""
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.hashers import make_password
@@ -11,7 +10,7 @@ from django.db import IntegrityError, transaction
 
 from registra.core import audit, validation
 from registra.core.audit import Actor
-from registra.core.errors import Conflict, NotFound, Unprocessable
+from registra.core.errors import Conflict, Unprocessable, ValidationFailed, field_error
 from registra.core.queries import first_or_404
 from registra.core.timefmt import now
 from registra.organizations.choices import (
@@ -22,8 +21,8 @@ from registra.organizations.models import (
     Member,
     Organization,
 )
-from registra.organizations.policy import Permission, actor_for_member, require
-from registra.organizations.services._common import EMAIL_RE, INVITATION_TTL, _sha256
+from registra.organizations.policy import Permission, require
+from registra.organizations.services._common import EMAIL_RE, check_password
 
 # --- members -------------------------------------------------------------------------------
 
@@ -43,101 +42,6 @@ def _get_member(organization: Organization, member_id: str, *, lock: bool = Fals
     return first_or_404(members, f"member {member_id}", lock=lock)
 
 
-@dataclass(frozen=True)
-class Invitation:
-    """A pending member and the one-time token for the invitation link (shown once)."""
-
-    member: Member
-    token: str
-
-
-@transaction.atomic
-def member_invite(
-    *,
-    organization: Organization,
-    actor: Actor,
-    reason: str,
-    email: str,
-    role: str,
-    full_name: str = "",
-    external_employee_id: str = "",
-) -> Invitation:
-    """Invite a person by email and role; they join by accepting the one-time link."""
-    require(actor, Permission.MANAGE_ORGANIZATION, organization=organization)
-    reason = validation.reason(reason)
-    email = validation.pattern("email", email, EMAIL_RE, "must be an email address", 254).lower()
-    role = validation.choice("role", role, MemberRole.values)
-    if Member.objects.filter(organization=organization, email=email).exists():
-        raise Conflict(f"{email} is already a member or has a pending invitation")
-    token = secrets.token_urlsafe(32)
-    member = Member(
-        organization=organization,
-        email=email,
-        role=role,
-        status=MembershipStatus.PENDING,
-        full_name=validation.text("fullName", full_name, min_len=0, max_len=200),
-        external_employee_id=validation.text(
-            "externalEmployeeId", external_employee_id, min_len=0, max_len=128
-        ),
-        invitation_token_hash=_sha256(token),
-        invitation_expires_at=now() + INVITATION_TTL,
-        invited_by_id=actor.id,
-        created_at=now(),
-        updated_at=now(),
-    )
-    member.set_unusable_password()
-    member.save(force_insert=True)
-    audit.record(
-        organization_id=organization.id,
-        actor=actor,
-        reason=reason,
-        action="member.invited",
-        subject_type="member",
-        subject_id=member.id,
-        before=None,
-        after=_member_fields(member),
-    )
-    return Invitation(member=member, token=token)
-
-
-@transaction.atomic
-def member_accept_invitation(*, token: str, password: str, full_name: str = "") -> Member:
-    """Join by the invitation link: sets the password and activates the membership."""
-    member = (
-        Member.objects.select_for_update()
-        .filter(invitation_token_hash=_sha256(token or ""), status=MembershipStatus.PENDING)
-        .first()
-    )
-    if (
-        member is None
-        or member.invitation_expires_at is None
-        or member.invitation_expires_at < now()
-    ):
-        raise NotFound("this invitation link is invalid, used or expired")
-    validation.text("password", password, min_len=12, max_len=256)
-    before = _member_fields(member)
-    member.set_password(password)
-    member.full_name = validation.text(
-        "fullName", full_name or member.full_name, min_len=1, max_len=200
-    )
-    member.status = MembershipStatus.ACTIVE
-    member.invitation_token_hash = ""
-    member.invitation_expires_at = None
-    member.updated_at = now()
-    member.save()
-    audit.record(
-        organization_id=member.organization_id,
-        actor=actor_for_member(member),
-        reason="Accepted the invitation and set a password",
-        action="member.joined",
-        subject_type="member",
-        subject_id=member.id,
-        before=before,
-        after=_member_fields(member),
-    )
-    return member
-
-
 def _lock_membership_changes(organization: Organization) -> None:
     """Serialize role and membership changes per organization. Locking only the changed member
     would let two admins demote each other concurrently, each still seeing the other as admin."""
@@ -154,6 +58,78 @@ def _ensure_admin_remains(organization: Organization, member: Member) -> None:
         and not (others.exists())
     ):
         raise Unprocessable("the organization must keep at least one active admin")
+
+
+def end_membership(member: Member) -> None:
+    """Revoke ``member`` (locked, in the caller's transaction): no sign-in, no invitation link.
+    Every page reads the membership again, so an open session is refused on its next request."""
+    member.status, member.updated_at = MembershipStatus.REVOKED, now()
+    member.invitation_token_hash = ""
+    member.invitation_expires_at = None
+    member.set_unusable_password()
+    member.save()
+
+
+def checked_external_id(organization: Organization, value: str, *, member_id: str = "") -> str:
+    """A checked external employee id: imports and the drift check match custody holders by it,
+    so two members of an organization (revoked ones aside) may not share one."""
+    value = validation.text("externalEmployeeId", value, min_len=0, max_len=128)
+    if value:
+        taken = Member.objects.filter(organization=organization, external_employee_id=value)
+        taken = taken.exclude(status=MembershipStatus.REVOKED).exclude(id=member_id)
+        holder = taken.first()
+        if holder is not None:
+            raise field_error("externalEmployeeId", f"is already the id of {holder.email}")
+    return value
+
+
+@transaction.atomic
+def member_update(
+    *,
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    member_id: str,
+    full_name: str | None = None,
+    external_employee_id: str | None = None,
+) -> Member:
+    """Change a member's full name and external employee id (None: keep); refused when nothing
+    changes."""
+    require(actor, Permission.MANAGE_ORGANIZATION, organization=organization)
+    reason = validation.reason(reason)
+    member = _get_member(organization, member_id, lock=True)
+    before = _member_fields(member)
+    checks: list[ValidationFailed] = []
+    if full_name is not None:
+        try:
+            member.full_name = validation.text("fullName", full_name, min_len=0, max_len=200)
+        except ValidationFailed as exc:
+            checks.append(exc)
+    if external_employee_id is not None:
+        try:
+            member.external_employee_id = checked_external_id(
+                organization, external_employee_id, member_id=member.id
+            )
+        except ValidationFailed as exc:
+            checks.append(exc)
+    if checks:
+        raise validation.merge(checks)
+    b, a = audit.changed_fields(before, _member_fields(member))
+    if not a:
+        raise Unprocessable(f"nothing to change: {member.email} already has these details")
+    member.updated_at = now()
+    member.save(update_fields=["full_name", "external_employee_id", "updated_at"])
+    audit.record(
+        organization_id=organization.id,
+        actor=actor,
+        reason=reason,
+        action="member.updated",
+        subject_type="member",
+        subject_id=member.id,
+        before=b,
+        after=a,
+    )
+    return member
 
 
 @transaction.atomic
@@ -202,10 +178,7 @@ def member_revoke(
         raise Unprocessable("this membership is already revoked")
     _ensure_admin_remains(organization, member)
     before = _member_fields(member)
-    member.status, member.updated_at = MembershipStatus.REVOKED, now()
-    member.invitation_token_hash = ""
-    member.set_unusable_password()
-    member.save()
+    end_membership(member)
     audit.record(
         organization_id=organization.id,
         actor=actor,
@@ -227,12 +200,12 @@ def member_set_password(
     audit event says that it changed, never what it is."""
     require(actor, Permission.MANAGE_ORGANIZATION, organization=organization)
     reason = validation.reason(reason)
-    validation.text("password", password, min_len=12, max_len=256)
     member = _get_member(organization, member_id, lock=True)
     if member.status != MembershipStatus.ACTIVE:
         raise Unprocessable(
             f"member {member_id} is {member.status}: only an active member signs in"
         )
+    check_password(member, password)
     member.set_password(password)
     member.updated_at = now()
     member.save(update_fields=["password", "updated_at"])

@@ -1,4 +1,4 @@
-"""Service-account writes: create, rotate the secret, disable, enable, delete."""
+"""Service-account writes: create, update, rotate the secret, disable, enable, delete."""
 
 from __future__ import annotations
 
@@ -56,6 +56,31 @@ def _new_secret() -> str:
     return "rsec_" + secrets.token_urlsafe(32)
 
 
+def _checked_fields(
+    name: str,
+    scopes: list[str] | str,
+    contact_email: str,
+    expires_at: datetime | None,
+    current_expiry: datetime | None = None,
+) -> dict[str, Any]:
+    """The model fields of what a caller gives for an account, checked (create and update).
+    An expiry must be in the future unless it is the account's current one (an expired
+    account can still be renamed)."""
+    if contact_email:
+        contact_email = validation.pattern(
+            "contactEmail", contact_email, EMAIL_RE, "must be an email address", 254
+        )
+    validation.aware("expiresAt", expires_at)
+    if expires_at is not None and expires_at != current_expiry and expires_at <= now():
+        raise field_error("expiresAt", "must be in the future")
+    return {
+        "name": validation.text("name", name, min_len=1, max_len=200),
+        "contact_email": contact_email,
+        "scopes": _scopes(scopes),
+        "expires_at": expires_at,
+    }
+
+
 @dataclass(frozen=True)
 class IssuedSecret:
     """A service account and its client secret, which is shown exactly once."""
@@ -78,22 +103,13 @@ def service_account_create(
     """Create an API identity; returns the secret once, stores only its keyed hash."""
     require(actor, Permission.MANAGE_ORGANIZATION, organization=organization)
     reason = validation.reason(reason)
-    if contact_email:
-        contact_email = validation.pattern(
-            "contactEmail", contact_email, EMAIL_RE, "must be an email address", 254
-        )
-    validation.aware("expiresAt", expires_at)
-    if expires_at is not None and expires_at <= now():
-        raise field_error("expiresAt", "must be in the future")
+    fields = _checked_fields(name, scopes, contact_email, expires_at)
     secret = _new_secret()
     at = now()
     sa = ServiceAccount(
         organization=organization,
-        name=validation.text("name", name, min_len=1, max_len=200),
-        contact_email=contact_email,
-        scopes=_scopes(scopes),
+        **fields,
         secret_hash=credentials.secret_hash(secret),
-        expires_at=expires_at,
         created_at=at,
         updated_at=at,
     )
@@ -148,6 +164,50 @@ def service_account_rotate_secret(
         extra={"tokensRevoked": revoked},
     )
     return IssuedSecret(account=sa, secret=secret)
+
+
+@transaction.atomic
+def service_account_update(
+    *,
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    account_id: str,
+    name: str,
+    scopes: list[str] | str,
+    contact_email: str = "",
+    expires_at: datetime | None = None,
+) -> ServiceAccount:
+    """Change an account's name, scopes, contact email and expiry (all of them, as given).
+
+    Access tokens carry the scopes they were issued with, so a change of scopes revokes them:
+    the next grant gets the new scopes. A change of expiry needs no revocation (every request
+    checks the account's expiry)."""
+    require(actor, Permission.MANAGE_ORGANIZATION, organization=organization)
+    reason = validation.reason(reason)
+    sa = _get_service_account(organization, account_id)
+    fields = _checked_fields(name, scopes, contact_email, expires_at, sa.expires_at)
+    before = _svc_fields(sa)
+    scopes_changed = fields["scopes"] != sa.scopes
+    for field, value in fields.items():
+        setattr(sa, field, value)
+    if _svc_fields(sa) == before:
+        return sa
+    sa.updated_at = now()
+    sa.save(update_fields=[*fields, "updated_at"])
+    revoked = _revoke_tokens(sa) if scopes_changed else 0
+    audit.record(
+        organization_id=organization.id,
+        actor=actor,
+        reason=reason,
+        action="service-account.updated",
+        subject_type="service-account",
+        subject_id=sa.id,
+        before=before,
+        after=_svc_fields(sa),
+        extra={"tokensRevoked": revoked},
+    )
+    return sa
 
 
 def _set_status(

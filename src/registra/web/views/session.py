@@ -9,8 +9,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from registra.organizations import selectors as org_selectors
-from registra.web.auth import MEMBERSHIPS
+from registra.organizations import services as org_services
+from registra.web.auth import MEMBERSHIPS, start_session
 from registra.web.forms import SignInForm
+from registra.web.sign_in_limits import client_address, count_refusal, throttle
 
 
 class SignInView(auth_views.LoginView):
@@ -21,9 +23,32 @@ class SignInView(auth_views.LoginView):
     template_name = "web/sign_in.html"
     redirect_authenticated_user = True
 
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        """Refused at once while the account or the address is throttled (the password is not
+        even checked), with the same answer whether or not the account exists."""
+        email = str(request.POST.get("email", ""))
+        limit = throttle(request, email)
+        if limit.refused:
+            org_services.sign_in_failure_record(
+                email=email, client_address=client_address(request), why="throttled"
+            )
+            form = SignInForm(request, initial={"email": email})
+            context = self.get_context_data(form=form, refusal=limit.message)
+            return self.render_to_response(context, status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: SignInForm) -> HttpResponse:  # type: ignore[override]
+        if form.has_error("__all__", "invalid_login"):  # the credentials were checked
+            email = form.cleaned_data.get("email", "")
+            count_refusal(self.request, email)
+            org_services.sign_in_failure_record(
+                email=email, client_address=client_address(self.request), why="wrong password"
+            )
+        return super().form_invalid(form)  # type: ignore[arg-type]
+
     def form_valid(self, form: SignInForm) -> HttpResponse:  # type: ignore[override]
         response = super().form_valid(form)  # type: ignore[arg-type]  # logs in: a new session key, a new CSRF token
-        self.request.session[MEMBERSHIPS] = form.get_user().memberships  # type: ignore[attr-defined]
+        start_session(self.request, form.get_user().memberships)  # type: ignore[attr-defined]
         return response
 
     def get_default_redirect_url(self) -> str:
