@@ -1,7 +1,8 @@
 """Inviting a colleague in the browser, checked on the pages and in the server's database: the
 demo admin invites someone from the Members page, the email lands in the server's file email
 backend (the server is another process), the invitee opens the link in a browser of their
-own, chooses a name and password and is signed in; the used link then says so. And revoking a
+own, chooses a name and password and is signed in (the used link then says so), sets up an
+authenticator app, signs out, and signs in with password and code. And revoking a
 member who has a session open in another browser: their next click is refused. axe-core checks
 every new page."""
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import email
 import re
+from collections.abc import Callable
 from email import policy
 from pathlib import Path
 from typing import Any
@@ -20,9 +22,13 @@ from tests.browser.conftest import DEMO_ORG
 from tests.browser.members import sign_in
 from tests.browser.page_checks import check_accessibility
 from tests.browser.server_db import rows
-from tests.browser.steps import expect_message, give_reason
+from tests.browser.steps import (
+    authenticator_code,
+    expect_message,
+    give_reason,
+    set_up_authenticator,
+)
 
-DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 INVITEE = "lena.hart@example.com"
 PASSWORD = "hangar lantern orbit 42"
 MEMBERS = f"/o/{DEMO_ORG}/members/"
@@ -62,7 +68,11 @@ def _actions(server_env: dict[str, str], member_id: str) -> list[str]:
 
 
 def test_an_admin_invites_a_colleague_who_joins(
-    signed_in, browser: Browser, base_url: str, server_env: dict[str, str]
+    signed_in,
+    browser: Browser,
+    base_url: str,
+    server_env: dict[str, str],
+    screenshot: Callable[[Page], Path],
 ) -> None:
     page = signed_in("admin")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Members").click()
@@ -77,8 +87,7 @@ def test_an_admin_invites_a_colleague_who_joins(
     page.get_by_label("Name").fill("Lena Hart")
     page.get_by_label("External employee id").fill("SKY-T-900")
     give_reason(page, "Lena joins the tool crib team on the night shift.")
-    DOCS_SCREENSHOT.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=DOCS_SCREENSHOT / "invite-colleague.png", full_page=True)
+    screenshot(page)  # the README's picture of this page (docs/screenshots/invite-colleague.png)
     page.get_by_role("button", name="Send invitation").click()
 
     expect_message(page, f"Invitation sent to {INVITEE}")
@@ -93,7 +102,7 @@ def test_an_admin_invites_a_colleague_who_joins(
     assert link, body
     assert link.group(0).startswith(base_url)
 
-    with browser.new_context() as invitee_context:
+    with browser.new_context(base_url=base_url) as invitee_context:
         invitee = invitee_context.new_page()
         invitee.goto(link.group(0))
         expect(invitee.get_by_role("heading", level=1)).to_contain_text("Join")
@@ -107,11 +116,35 @@ def test_an_admin_invites_a_colleague_who_joins(
         expect_message(invitee, "Welcome to")
         expect(invitee.locator(".account .who")).to_contain_text("Lena M. Hart")
         assert _member(server_env, INVITEE)[1:] == ("active", "editor", "Lena M. Hart")
-        assert _actions(server_env, member_id) == ["member.invited", "member.joined"]
+        assert _actions(server_env, member_id) == [
+            "member.invited",
+            "member.joined",
+            "member.signed-in",
+        ]
 
         invitee.goto(link.group(0))
         expect(invitee.get_by_role("alert")).to_contain_text("already been used: sign in")
         check_accessibility(invitee)
+
+        # A second factor: an authenticator app set up, then signing in with password and code.
+        invitee.goto(f"/o/{DEMO_ORG}/")
+        key = set_up_authenticator(invitee)
+        invitee.get_by_role("link", name="Continue").click()
+        invitee.get_by_role("button", name="Sign out").click()
+        sign_in(invitee, INVITEE, PASSWORD)
+        expect(invitee.get_by_role("heading", name="Your sign-in code")).to_be_visible()
+        invitee.get_by_label("Code").fill(authenticator_code(key, step=1))
+        invitee.get_by_role("button", name="Sign in").click()
+        expect(invitee).to_have_url(re.compile(rf"/o/{DEMO_ORG}/$"))
+        expect(invitee.locator(".account .who")).to_contain_text("Lena M. Hart")
+        assert _actions(server_env, member_id)[3:] == [
+            "member.mfa-enrolment-started",
+            "member.mfa-enrolled",
+            "member.signed-in",
+            "member.second-factor-verified",
+        ]
+        devices = "SELECT confirmed FROM otp_totp_totpdevice WHERE user_id = %s"
+        assert [bool(c) for (c,) in rows(server_env, devices, [member_id])] == [True]
 
     page.goto(MEMBERS)
     row = page.get_by_role("region", name="Members", exact=True).locator("tbody tr")
