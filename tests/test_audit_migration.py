@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
-from django.db.migrations.executor import MigrationExecutor
+from django.db import transaction
 
 from registra.core import audit
 from registra.core.audit import GENESIS_HASH, canonical_content, verify_chain
 from registra.core.models import AuditChainHead, AuditEvent
+from tests.migrating import migrate, migrate_to_latest
 
 INTACT = "org_01HZZZZZZZZZZZZZZZZZZZZZZA"
 BROKEN = "org_01HZZZZZZZZZZZZZZZZZZZZZZB"
@@ -22,19 +22,13 @@ BEFORE = ("core", "0001_initial")
 AFTER = ("core", "0002_audit_key")
 
 
-def _migrate(target: tuple[str, str]) -> Any:
-    executor = MigrationExecutor(connection)
-    executor.migrate([target])
-    return executor.loader.project_state([target]).apps
-
-
 @pytest.fixture
 def legacy_apps(transactional_db: None) -> Iterator[Any]:
     """The schema as it was before 0002; the full schema is back afterwards, pass or fail."""
     try:
-        yield _migrate(BEFORE)
+        yield migrate([BEFORE])
     finally:
-        _migrate(AFTER)
+        migrate_to_latest()
 
 
 def _legacy_chain(apps: Any, org_id: str, count: int) -> list[Any]:
@@ -71,7 +65,7 @@ def _legacy_chain(apps: Any, org_id: str, count: int) -> list[Any]:
 def test_upgrade_reseals_an_intact_legacy_chain_and_records_it(legacy_apps, capfd) -> None:  # type: ignore[no-untyped-def]
     legacy = _legacy_chain(legacy_apps, INTACT, 3)
 
-    _migrate(AFTER)
+    migrate([AFTER])
 
     rows = list(AuditEvent.objects.filter(organization_id=INTACT).order_by("seq"))
     assert [r.id for r in rows[:3]] == [r.id for r in legacy]
@@ -109,7 +103,7 @@ def test_upgrade_leaves_a_broken_legacy_chain_for_verify_to_report(legacy_apps, 
     Event = legacy_apps.get_model("core", "AuditEvent")
     Event.objects.filter(id=broken[1].id).update(reason="Edited before the upgrade")
 
-    _migrate(AFTER)
+    migrate([AFTER])
 
     assert (
         f"audit chain of {BROKEN} was already broken before the upgrade" in capfd.readouterr().err

@@ -8,28 +8,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
-ORGANIZATIONS = ("organizations", "0003_due_soon_days")  # as it is now
-BEFORE = [("assets", "0002_asset_readiness"), ORGANIZATIONS]
-LATEST = [("assets", "0005_asset_search_text"), ORGANIZATIONS]
+from tests.migrating import migrate, migrate_to_latest
+
+BEFORE = [("assets", "0002_asset_readiness"), ("organizations", "0003_due_soon_days")]
 T = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
-
-
-def _migrate(targets: list[tuple[str, str]]) -> Any:
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.fixture
 def old_apps(transactional_db: None) -> Iterator[Any]:
     """The schema as it was before 0003; the full schema is back afterwards, pass or fail."""
     try:
-        yield _migrate(BEFORE)
+        yield migrate(BEFORE)
     finally:
-        _migrate(LATEST)
+        migrate_to_latest()
 
 
 def _asset(apps: Any, org: Any, key: str, kind: str, status: str) -> Any:
@@ -80,7 +72,7 @@ def test_0003_copies_each_assets_kind_status_and_holder(old_apps: Any) -> None:
     free = _asset(old_apps, org, "TUG-1", "vehicle", "inactive")
     _custody(old_apps, free, "user_A", kind="primary", status="ended")
 
-    apps = _migrate(LATEST)
+    apps = migrate([("assets", "0003_readiness_dashboard")])
     stored = apps.get_model("assets", "AssetReadiness").objects.order_by("asset_id")
     assert [(r.asset_id, r.asset_kind, r.status, r.holder_id) for r in stored] == [
         ("asset_TUG-1", "vehicle", "inactive", None),
