@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -70,7 +71,11 @@ def server_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
     """The environment of this module's server: a migrated database holding the demo register.
     ``registra`` commands run with it act on the same database as the server."""
     data_dir = tmp_path_factory.mktemp("browser-server")
-    env = own_env(data_dir, secret_key="browser-tests-only", REGISTRA_CACHE_PREFIX=CACHE_PREFIX)
+    # A cache prefix of this module's own, new each run: with Redis, counters such as the
+    # sign-in throttle's (per email and per client address, all 127.0.0.1 here) would otherwise
+    # carry over from one module, or one run, to the next.
+    prefix = f"{CACHE_PREFIX}-{secrets.token_hex(4)}"
+    env = own_env(data_dir, secret_key="browser-tests-only", REGISTRA_CACHE_PREFIX=prefix)
     suite_database = os.environ.get("DATABASE_URL", "")
     on_postgres = suite_database.startswith("postgres")
     if on_postgres:

@@ -86,7 +86,7 @@ urlpatterns = [
     path("o/<slug:slug>/verify", mfa.verify, name="mfa-verify"),
     path("o/<slug:slug>/account/security", mfa.security, name="mfa-security"),
     path("o/<slug:slug>/account/authenticator", mfa.enrol, name="mfa-enrol"),
-    # --- members, invitations, multi-factor sign-in ---
+    # Members, invitations, multi-factor sign-in
     path("o/<slug:slug>/members/", members.members, name="members"),
     path("o/<slug:slug>/members/invite", members.invite, name="members-invite"),
     path("o/<slug:slug>/members/<str:member_id>/resend", members.resend, name="members-resend"),
@@ -95,7 +95,7 @@ urlpatterns = [
     path("o/<slug:slug>/members/<str:member_id>/revoke", members.revoke, name="members-revoke"),
     path("o/<slug:slug>/members/<str:member_id>/edit", members.edit, name="members-edit"),
     path("invitations/<str:token>", invitations.accept, name="invitation-accept"),
-    # --- service accounts ---
+    # Service accounts
     path(
         "o/<slug:slug>/service-accounts/",
         service_accounts.service_accounts,
@@ -131,7 +131,7 @@ urlpatterns = [
         service_accounts.delete,
         name="service-account-delete",
     ),
-    # --- responsibilities, classification levels, required kinds, organization settings ---
+    # Responsibilities, classification levels, required kinds, organization settings
     path(
         "o/<slug:slug>/responsibilities/",
         responsibilities.responsibility_list,
@@ -188,7 +188,7 @@ urlpatterns = [
         org_settings.requirement_remove,
         name="required-kind-remove",
     ),
-    # --- audit log ---
+    # The audit log
     path("o/<slug:slug>/audit/", audit_log.log, name="audit"),
     path("o/<slug:slug>/audit/events.csv", audit_log.export, name="audit-export"),
     path("o/<slug:slug>/audit/verify", audit_log.verify, name="audit-verify"),
