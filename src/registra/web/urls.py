@@ -83,10 +83,10 @@ urlpatterns = [
         name="evidence",
     ),
     path("o/<slug:slug>/assets/<str:asset_id>/", asset_detail.asset, name="asset"),
+    # Members, invitations, multi-factor sign-in
     path("o/<slug:slug>/verify", mfa.verify, name="mfa-verify"),
     path("o/<slug:slug>/account/security", mfa.security, name="mfa-security"),
     path("o/<slug:slug>/account/authenticator", mfa.enrol, name="mfa-enrol"),
-    # Members, invitations, multi-factor sign-in
     path("o/<slug:slug>/members/", members.members, name="members"),
     path("o/<slug:slug>/members/invite", members.invite, name="members-invite"),
     path("o/<slug:slug>/members/<str:member_id>/resend", members.resend, name="members-resend"),
