@@ -120,8 +120,9 @@ def test_the_list_query_count_is_pinned(cast, admin):
         _invite(cast, f"more{i}@example.test")
     with CaptureQueriesContext(connection) as after:
         assert admin.get(BASE).status_code == 200
-    # The session, its member, the organization, the membership check, the one list query.
-    assert len(before) == len(after) == 5, [q["sql"] for q in after.captured_queries]
+    # The session, its member, the organization, the membership check, the one list query, who
+    # has an authenticator app.
+    assert len(before) == len(after) == 6, [q["sql"] for q in after.captured_queries]
 
 
 # --- invite ----------------------------------------------------------------------------------

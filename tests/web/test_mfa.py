@@ -163,6 +163,28 @@ def test_removing_the_authenticator_asks_for_a_reason_and_records_it(cast: Cast)
     assert _signed_in(member).get(f"/o/{slug}/").status_code == 200
 
 
+def test_an_admin_removes_the_authenticator_of_a_member_who_lost_it(cast: Cast) -> None:
+    slug, member = cast.org.slug, cast.viewer
+    give_password(member)
+    _enrol(_signed_in(member), slug)
+    give_password(cast.admin)
+    admin = _signed_in(cast.admin)
+    listing = admin.get(f"/o/{slug}/members/").content.decode()
+    url = f"/o/{slug}/members/{member.id}/authenticator/remove"
+    assert f'href="{url}"' in listing
+    assert f'href="/o/{slug}/members/{cast.editor.id}/authenticator/remove"' not in listing
+    assert admin.post(url, {"reason": "Lost"}).status_code == 400  # the reason is too short
+    done = admin.post(url, {"reason": "Phone lost on the apron, confirmed by phone call"})
+    assert done.status_code == 302
+    assert not TOTPDevice.objects.filter(user=member).exists()
+    event = _events(member, "member.mfa-removed")[-1]
+    assert event.actor_id == cast.admin.id
+    # The member signs in with the password alone again; an editor may not remove anyone's.
+    assert _signed_in(member).get(f"/o/{slug}/").status_code == 200
+    give_password(cast.editor)
+    assert _signed_in(cast.editor).post(url, {"reason": "Trying to remove it"}).status_code == 403
+
+
 def test_another_organizations_member_cannot_reach_these_pages(cast: Cast) -> None:
     give_password(cast.outsider)
     client = _signed_in(cast.outsider)

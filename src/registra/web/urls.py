@@ -94,6 +94,11 @@ urlpatterns = [
     path("o/<slug:slug>/members/<str:member_id>/role", members.change_role, name="members-role"),
     path("o/<slug:slug>/members/<str:member_id>/revoke", members.revoke, name="members-revoke"),
     path("o/<slug:slug>/members/<str:member_id>/edit", members.edit, name="members-edit"),
+    path(
+        "o/<slug:slug>/members/<str:member_id>/authenticator/remove",
+        members.remove_authenticator,
+        name="members-remove-authenticator",
+    ),
     path("invitations/<str:token>", invitations.accept, name="invitation-accept"),
     # Service accounts
     path(

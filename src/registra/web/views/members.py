@@ -102,6 +102,9 @@ def members(request: HttpRequest) -> HttpResponse:
     everyone = org_selectors.member_list(request.organization)  # type: ignore[attr-defined]
     pending = [m for m in everyone if m.status == MembershipStatus.PENDING]
     joined = [m for m in everyone if m.status != MembershipStatus.PENDING]
+    with_app = set(org_selectors.with_authenticator([m.id for m in joined]))
+    for m in joined:
+        m.has_authenticator = m.id in with_app  # type: ignore[attr-defined]
     context = {"members": joined, "pending": pending, "now": timezone.now(), "nav": "members"}
     return render(request, "web/members/list.html", context)
 
@@ -250,3 +253,24 @@ def edit(request: HttpRequest, member_id: str) -> HttpResponse:
         "done": "{name}'s details are saved.",
     }
     return _member_form(request, member_id, DetailsForm, write, page, initial=initial)
+
+
+@organization_page(Permission.MANAGE_ORGANIZATION)
+def remove_authenticator(request: HttpRequest, member_id: str) -> HttpResponse:
+    """For a member who lost their authenticator app (and their recovery codes): remove it, so
+    they sign in with their password and, where the organization requires it, set up a new
+    one (decision 0014)."""
+
+    def write(member: Member, data: dict[str, Any]) -> None:
+        org_services.mfa_remove(**_common(request, data, member))
+
+    page = {
+        "title": "Remove the authenticator app",
+        "intro": (
+            "Their authenticator app and recovery codes stop working. They sign in with their "
+            "password, and set up a new app where the organization requires one."
+        ),
+        "button": "Remove authenticator app",
+        "done": "{name}'s authenticator app is removed.",
+    }
+    return _member_form(request, member_id, ReasonForm, write, page)
