@@ -1,5 +1,5 @@
 """The database a browser test's server writes, read straight from the test: to check the rows
-a journey wrote."""
+a journey wrote, and changing a row behind the server's back (``execute``)."""
 
 from __future__ import annotations
 
@@ -23,3 +23,15 @@ def rows(server_env: dict[str, str], sql: str, params: Sequence[Any] = ()) -> li
     path = Path(server_env["REGISTRA_DATA_DIR"]) / "registra.sqlite3"
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
         return conn.execute(sql.replace("%s", "?"), tuple(params)).fetchall()
+
+
+def execute(server_env: dict[str, str], sql: str, params: Sequence[Any]) -> int:
+    """Run one writing statement on the server's database, as someone with database access
+    but not the audit key would; the number of rows it changed."""
+    url = server_env.get("DATABASE_URL", "")
+    if url.startswith("postgres"):
+        with psycopg.connect(url) as conn:
+            return conn.execute(sql, tuple(params)).rowcount  # type: ignore[arg-type]
+    path = Path(server_env["REGISTRA_DATA_DIR"]) / "registra.sqlite3"
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        return conn.execute(sql.replace("%s", "?"), tuple(params)).rowcount

@@ -5,79 +5,30 @@ names that event. axe-core runs on every page of the audit log."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import re
-import secrets
-import sqlite3
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import DEMO_ORG
 from tests.browser.members import sign_in
 from tests.browser.page_checks import SCREENSHOTS, check_accessibility
-from tests.browser.test_asset_life import rows
+from tests.browser.server_db import execute, rows
 
 LOG = f"/o/{DEMO_ORG}/audit/"
 TAMPERED_REASON = "Nothing to see here: this row was edited in the database"
-# The demo signs in as an admin, an editor and a viewer only: one of its auditors gets a
-# password through the same service the demo's sign-ins use, as the operator.
-SET_AUDITOR_PASSWORD = """
-import sys
-import django
-django.setup()
-from registra.organizations import selectors, services
-from registra.organizations.policy import actor_for_system_job
-org = selectors.organization_get_by_slug(sys.argv[1])
-auditor = next(
-    m for m in selectors.member_list(org) if m.role == "auditor" and m.status == "active"
-)
-services.member_set_password(
-    organization=org,
-    actor=actor_for_system_job("operator", organization=org, label="browser tests"),
-    reason="Browser journey: a password for the demo auditor",
-    member_id=auditor.id,
-    password=sys.argv[2],
-)
-print(auditor.email)
-"""
 
 
 @pytest.fixture(scope="module")
-def auditor_sign_in(server_env: dict[str, str]) -> tuple[str, str]:
-    """The email and a fresh password of one of the demo organization's auditors."""
-    password = secrets.token_urlsafe(12)
-    env = {**server_env, "DJANGO_SETTINGS_MODULE": "registra.settings"}
-    done = subprocess.run(
-        [sys.executable, "-c", SET_AUDITOR_PASSWORD, DEMO_ORG, password],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip(), password
-
-
-def _execute(server_env: dict[str, str], sql: str, params: Sequence[Any]) -> int:
-    """Run one writing statement on the server's database, as someone with database access
-    but not the audit key would; the number of rows it changed."""
-    url = server_env.get("DATABASE_URL", "")
-    if url.startswith("postgres"):
-        with psycopg.connect(url) as conn:
-            return conn.execute(sql, tuple(params)).rowcount  # type: ignore[arg-type]
-    path = Path(server_env["REGISTRA_DATA_DIR"]) / "registra.sqlite3"
-    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
-        return conn.execute(sql.replace("%s", "?"), tuple(params)).rowcount
+def auditor_sign_in(demo_members: dict[str, dict[str, str]]) -> tuple[str, str]:
+    """The email and a fresh password of the demo auditor (``registra demo-members``)."""
+    auditor = demo_members["auditor"]
+    return auditor["email"], auditor["password"]
 
 
 def _org_id(server_env: dict[str, str]) -> str:
@@ -184,7 +135,7 @@ def test_an_auditor_filters_exports_and_verifies_and_the_verify_page_names_an_ed
 
     # someone edits an event in the database: the verify page names it
     victim_seq, victim_id, _ = wanted[-1]
-    changed = _execute(
+    changed = execute(
         server_env,
         "UPDATE core_auditevent SET reason = %s WHERE id = %s",
         [TAMPERED_REASON, victim_id],

@@ -19,8 +19,8 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import DEMO_ORG
 from tests.browser.page_checks import check_accessibility
+from tests.browser.server_db import rows
 from tests.browser.steps import expect_message, give_reason
-from tests.browser.test_asset_life import rows
 
 LIST = f"/o/{DEMO_ORG}/service-accounts/"
 REASONS = {
