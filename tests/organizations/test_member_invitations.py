@@ -8,6 +8,7 @@ import hashlib
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError, transaction
 
 from registra.core.errors import Conflict, Forbidden, Unprocessable, ValidationFailed
 from registra.core.timefmt import now
@@ -368,3 +369,17 @@ def test_member_update_is_scoped_to_the_organization(cast: Cast) -> None:
             external_employee_id="X-1",
         )
     assert Member.objects.get(id=cast.outsider.id).external_employee_id == "HARBOR-000"
+
+
+def test_the_database_refuses_two_members_with_one_external_employee_id(cast: Cast) -> None:
+    """What the service checks first, the database holds too (two admins saving at once):
+    revoked members and empty ids aside."""
+    taken = cast.editor.external_employee_id
+    assert taken
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Member.objects.filter(id=cast.viewer.id).update(external_employee_id=taken)
+    Member.objects.filter(id=cast.revoked.id).update(external_employee_id=taken)  # revoked
+    Member.objects.filter(id__in=[cast.viewer.id, cast.auditor.id]).update(external_employee_id="")
+    # Another organization may use the same id.
+    Member.objects.filter(id=cast.outsider.id).update(external_employee_id=taken)
+    assert Member.objects.filter(external_employee_id=taken).count() == 3

@@ -105,6 +105,12 @@ class Member(AbstractBaseUser):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["organization", "email"], name="member_org_email_uniq"),
+            # Imports and the drift check match custody holders by it (revoked members aside).
+            models.UniqueConstraint(
+                fields=["organization", "external_employee_id"],
+                condition=~Q(external_employee_id="") & ~Q(status=MembershipStatus.REVOKED),
+                name="member_org_extid_uniq",
+            ),
             models.CheckConstraint(
                 condition=Q(role__in=MemberRole.values), name="member_role_valid"
             ),

@@ -118,7 +118,11 @@ def member_update(
     if not a:
         raise Unprocessable(f"nothing to change: {member.email} already has these details")
     member.updated_at = now()
-    member.save(update_fields=["full_name", "external_employee_id", "updated_at"])
+    try:
+        with transaction.atomic():
+            member.save(update_fields=["full_name", "external_employee_id", "updated_at"])
+    except IntegrityError as exc:  # the same id given to another member at the same moment
+        raise field_error("externalEmployeeId", "is already the id of another member") from exc
     audit.record(
         organization_id=organization.id,
         actor=actor,
