@@ -163,8 +163,15 @@ REGISTRA_SIGN_IN_FAILURES_PER_ACCOUNT = os.environ.get(
 REGISTRA_SIGN_IN_FAILURES_PER_ADDRESS = os.environ.get(
     "REGISTRA_SIGN_IN_FAILURES_PER_ADDRESS", "20/15m"
 )
-# The issuer an authenticator app shows beside the account (django-otp).
-OTP_TOTP_ISSUER = os.environ.get("REGISTRA_TOTP_ISSUER", "Registra")
+# The issuer an authenticator app shows beside the account (django-otp), with the member's
+# organization, so a person in two organizations tells their two entries apart.
+TOTP_ISSUER = os.environ.get("REGISTRA_TOTP_ISSUER", "Registra")
+
+
+def OTP_TOTP_ISSUER(device: Any) -> str:  # django-otp calls its setting with the device
+    return f"{TOTP_ISSUER} ({device.user.organization.name})"
+
+
 LOGIN_URL = "web:sign-in"
 SESSION_COOKIE_HTTPONLY = True
 # Behind TLS (the proxy of REGISTRA_FORWARDED_ALLOW_IPS), browsers send the cookies only over it.

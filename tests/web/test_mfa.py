@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import re
+from urllib.parse import quote
 
 import pytest
 from django.test import Client, override_settings
@@ -59,6 +60,9 @@ def test_setting_up_an_authenticator_then_signing_in_with_its_code(cast: Cast) -
     key, codes = _enrol(client, slug)
     device = TOTPDevice.objects.get(user=member)
     assert device.confirmed and device.bin_key == key
+    # The app lists it under the product and the organization, so a person in two
+    # organizations tells the entries apart.
+    assert f"issuer=Registra%20%28{quote(cast.org.name)}%29" in device.config_url
     assert len(codes) == 10 and len(set(codes)) == 10
     stored = list(RecoveryCode.objects.filter(member=member).values_list("code_hash", flat=True))
     assert len(stored) == 10 and not {c.replace("-", "") for c in codes} & set(stored)
