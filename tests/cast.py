@@ -6,7 +6,7 @@ Tests run on SQLite by default and on PostgreSQL when DATABASE_URL says so."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -198,6 +198,28 @@ def calibrated_overdue(org: Organization, asset: Asset, *, days_ago: int) -> Rea
                 "status": "completed",
                 "performed_at": due - timedelta(days=30),
                 "valid_until": due,
+            }
+        ],
+    )[0]
+
+
+def calibrated_without_due_date(
+    org: Organization, asset: Asset, performed: datetime
+) -> ReadinessAssessment:
+    """A completed, ready calibration performed at ``performed`` whose record has no due date
+    (only a validity period makes it lapse)."""
+    return asset_services.readiness_bulk_record(
+        organization=org,
+        actor=operator(org),
+        reason=REASON,
+        records=[
+            {
+                "asset_id": asset.id,
+                "readiness_assessment_key": f"{asset.asset_key}-cal",
+                "assessment_kind": "calibration",
+                "readiness_state": "ready",
+                "status": "completed",
+                "performed_at": performed,
             }
         ],
     )[0]

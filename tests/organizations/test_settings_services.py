@@ -24,6 +24,7 @@ from tests.cast import (
     audit_mark,
     audit_since,
     calibrate,
+    calibrated_without_due_date,
     issue_paths,
     make_asset,
     operator,
@@ -217,21 +218,7 @@ def test_requiring_a_kind_makes_assets_of_that_kind_not_ready_and_no_other(cast:
 def test_a_validity_period_makes_an_assessment_without_a_due_date_overdue(cast: Cast) -> None:
     tool = make_asset(cast.org, "TW-1")
     performed = now() - timedelta(days=40)
-    asset_services.readiness_bulk_record(
-        organization=cast.org,
-        actor=operator(cast.org),
-        reason=REASON,
-        records=[
-            {
-                "asset_id": tool.id,
-                "readiness_assessment_key": "TW-1-cal",
-                "assessment_kind": "calibration",
-                "readiness_state": "ready",
-                "status": "completed",
-                "performed_at": performed,
-            }
-        ],
-    )
+    calibrated_without_due_date(cast.org, tool, performed)
     assert _stored(tool) == ("ready", [])  # no due date, no period: it never lapses
     mark = audit_mark(cast.org)
     asset_services.readiness_requirement_set(

@@ -14,7 +14,6 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from registra.assets import services as asset_services
 from registra.assets.models import AssetReadiness
 from registra.core.timefmt import now
 from registra.organizations import services as org_services
@@ -24,7 +23,15 @@ from registra.organizations.models import (
     Organization,
     ResponsibilityAssignment,
 )
-from tests.cast import REASON, Cast, audit_mark, audit_since, make_asset, operator
+from tests.cast import (
+    REASON,
+    Cast,
+    audit_mark,
+    audit_since,
+    calibrated_without_due_date,
+    make_asset,
+    operator,
+)
 
 pytestmark = pytest.mark.django_db
 WHY = "Reorganised after the hangar move"
@@ -396,21 +403,7 @@ def test_a_validity_period_set_on_the_page_makes_an_asset_overdue(
 ) -> None:
     tool = make_asset(cast.org, "TW-1")
     performed = now() - timedelta(days=400)
-    asset_services.readiness_bulk_record(
-        organization=cast.org,
-        actor=operator(cast.org),
-        reason=REASON,
-        records=[
-            {
-                "asset_id": tool.id,
-                "readiness_assessment_key": "TW-1-cal",
-                "assessment_kind": "calibration",
-                "readiness_state": "ready",
-                "status": "completed",
-                "performed_at": performed,
-            }
-        ],
-    )
+    calibrated_without_due_date(cast.org, tool, performed)
     data = {
         "asset_kind": "calibrated-tool",
         "assessment_kind": "calibration",

@@ -12,7 +12,10 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.http import HttpRequest
 
 from registra.organizations import selectors as org_selectors
+from registra.organizations import services as org_services
 from registra.organizations.models import Member
+from registra.web import second_factor
+from registra.web.sign_in_limits import client_address
 
 # The session key of the memberships the person proved a password for.
 MEMBERSHIPS = "registra.memberships"
@@ -54,10 +57,6 @@ def start_session(request: HttpRequest, memberships: list[str]) -> None:
     invitation): the session keeps the memberships proved and which of them have an
     authenticator (``second_factor``), and each one's sign-in is recorded, with its audit
     event."""
-    from registra.organizations import services as org_services
-    from registra.web import second_factor
-    from registra.web.sign_in_limits import client_address
-
     request.session[MEMBERSHIPS] = memberships
     second_factor.signed_in(request, memberships)
     org_services.sign_in_record(member_ids=memberships, client_address=client_address(request))

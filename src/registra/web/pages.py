@@ -79,11 +79,31 @@ def asset_url(request: HttpRequest, asset: Asset) -> str:
     return reverse("web:asset", kwargs={"slug": slug, "asset_id": asset.id})
 
 
-def form_page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+def form_page(
+    request: HttpRequest, template: str, context: dict[str, Any], *, status: int | None = None
+) -> HttpResponse:
     """A write page: 200 when shown, 400 when a POST comes back to it (refused, the form
-    holding its errors and everything typed)."""
-    status = 400 if request.method == "POST" else 200
+    holding its errors and everything typed), or ``status`` when the service refused with its
+    own (a conflict's 409, an unprocessable request's 422)."""
+    if status is None:
+        status = 400 if request.method == "POST" else 200
     return render(request, template, context, status=status)
+
+
+def org_url(request: HttpRequest, name: str, **kwargs: str) -> str:
+    """The URL of the page ``web:<name>`` of this request's organization."""
+    slug = request.organization.slug  # type: ignore[attr-defined]
+    return reverse(f"web:{name}", kwargs={"slug": slug, **kwargs})
+
+
+def service_args(request: HttpRequest, reason: str) -> dict[str, Any]:
+    """What every write of an organization page passes its service first: the organization,
+    the signed-in member's actor, and the reason typed."""
+    return {
+        "organization": request.organization,  # type: ignore[attr-defined]
+        "actor": request.actor,  # type: ignore[attr-defined]
+        "reason": reason,
+    }
 
 
 def to_asset(request: HttpRequest, asset: Asset) -> HttpResponse:

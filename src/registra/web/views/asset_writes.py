@@ -27,7 +27,7 @@ from registra.web.asset_forms import (
     custody_ids,
 )
 from registra.web.errors import or_404, show_on_form
-from registra.web.pages import asset_url, organization_page, to_asset
+from registra.web.pages import asset_url, organization_page, service_args, to_asset
 
 # What a write page shows next to the fields instead of failing.
 REFUSALS = (ValidationFailed, Conflict, Unprocessable)
@@ -76,15 +76,6 @@ def _asset_context(request: HttpRequest, form: AssetForm, asset: Asset | None) -
     return {"form": form, "specs": form.specifications, "asset": asset, "cancel": cancel}
 
 
-def _as_member(request: HttpRequest, form: Any) -> dict[str, Any]:
-    """The organization, actor and reason every service call of these pages takes."""
-    return {
-        "organization": request.organization,  # type: ignore[attr-defined]
-        "actor": request.actor,  # type: ignore[attr-defined]
-        "reason": form.cleaned_data["reason"],
-    }
-
-
 def _refuse(form: Any, exc: RegistraError) -> int:
     """Put the service's refusal on the form; the status the page answers with."""
     if isinstance(exc, Conflict) and "asset_key" in form.fields:
@@ -101,7 +92,7 @@ def asset_create(request: HttpRequest) -> HttpResponseBase:
     if request.method == "POST" and form.is_valid():
         try:
             asset = asset_services.asset_create(
-                **_as_member(request, form),
+                **service_args(request, form.cleaned_data["reason"]),
                 **form.create_spec(),
             )
             return _done(request, asset, f"Asset {asset.asset_key} registered.")
@@ -122,7 +113,7 @@ def asset_edit(request: HttpRequest, asset_id: str) -> HttpResponseBase:
             return to_asset(request, asset)
         try:
             asset = asset_services.asset_update(
-                **_as_member(request, form),
+                **service_args(request, form.cleaned_data["reason"]),
                 asset_id=asset.id,
                 **changes,
             )
@@ -140,7 +131,7 @@ def asset_status(request: HttpRequest, asset_id: str) -> HttpResponseBase:
     if request.method == "POST" and form.is_valid():
         try:
             asset = asset_services.asset_change_status(
-                **_as_member(request, form),
+                **service_args(request, form.cleaned_data["reason"]),
                 asset_id=asset.id,
                 status=form.cleaned_data["status"],
             )
@@ -165,7 +156,7 @@ def asset_decommission(request: HttpRequest, asset_id: str) -> HttpResponseBase:
             if not form.custody_unchanged(custody):
                 raise Conflict(STALE_CUSTODY)
             asset = asset_services.asset_decommission(
-                **_as_member(request, form),
+                **service_args(request, form.cleaned_data["reason"]),
                 asset_id=asset.id,
                 disposal_authorization=form.cleaned_data["disposal_authorization"],
                 decommissioned_at=form.cleaned_data["decommissioned_at"],

@@ -24,7 +24,7 @@ from registra.organizations.models import Member
 from registra.organizations.policy import Permission
 from registra.web.asset_forms import ReasonForm
 from registra.web.errors import or_404, show_on_form
-from registra.web.pages import form_page, organization_page
+from registra.web.pages import form_page, organization_page, service_args
 
 logger = logging.getLogger("registra.web.members")
 
@@ -165,12 +165,7 @@ def _member_form(
 
 
 def _common(request: HttpRequest, data: dict[str, Any], member: Member) -> dict[str, Any]:
-    return {
-        "organization": request.organization,  # type: ignore[attr-defined]
-        "actor": request.actor,  # type: ignore[attr-defined]
-        "reason": data["reason"],
-        "member_id": member.id,
-    }
+    return {**service_args(request, data["reason"]), "member_id": member.id}
 
 
 @organization_page(Permission.MANAGE_ORGANIZATION)

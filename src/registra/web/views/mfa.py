@@ -32,23 +32,20 @@ CODE_FIELDS = {"code": "code"}
 
 
 class CodeForm(forms.Form):
-    code = forms.CharField(
-        label="Code",
-        max_length=16,
-        help_text="The 6 digits your authenticator app shows now.",
-        widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
-        ),
-    )
+    """A code from the authenticator app (setting it up), or one of the recovery codes too
+    (signing in: ``recovery=True``)."""
 
+    code = forms.CharField(label="Code", max_length=16)
 
-class VerifyForm(forms.Form):
-    code = forms.CharField(
-        label="Code",
-        max_length=16,
-        help_text="The 6 digits your authenticator app shows now, or one of your recovery codes.",
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True}),
-    )
+    def __init__(self, *args: Any, recovery: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["code"]
+        field.help_text = "The 6 digits your authenticator app shows now" + (
+            ", or one of your recovery codes." if recovery else "."
+        )
+        field.widget.attrs.update(autocomplete="one-time-code", autofocus=True)
+        if not recovery:
+            field.widget.attrs["inputmode"] = "numeric"
 
 
 class RemoveForm(forms.Form):
@@ -151,7 +148,7 @@ def verify(request: HttpRequest) -> HttpResponseBase:
     member, org = request.member, request.organization  # type: ignore[attr-defined]
     if second_factor.needed(request, member, org) != second_factor.VERIFY:
         return redirect(_next(request))
-    form = VerifyForm(request.POST or None)
+    form = CodeForm(request.POST or None, recovery=True)
     status = None
     if request.method == "POST":
         limit = throttle(request, member.email)

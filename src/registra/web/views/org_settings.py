@@ -13,7 +13,6 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from registra.assets import selectors as asset_selectors
@@ -26,7 +25,7 @@ from registra.organizations.models import ClassificationLevel
 from registra.organizations.policy import Permission, may
 from registra.web.errors import or_404, show_on_form
 from registra.web.forms import ReasonField
-from registra.web.pages import organization_page
+from registra.web.pages import form_page, org_url, organization_page, service_args
 
 REFUSALS = (ValidationFailed, Conflict, Unprocessable)
 # Service field names -> form fields.
@@ -124,27 +123,6 @@ def _org(request: HttpRequest) -> Any:
     return request.organization  # type: ignore[attr-defined]
 
 
-def _url(request: HttpRequest, name: str, **kwargs: str) -> str:
-    return reverse(f"web:{name}", kwargs={"slug": _org(request).slug, **kwargs})
-
-
-def _as_member(request: HttpRequest, form: forms.Form) -> dict[str, Any]:
-    return {
-        "organization": _org(request),
-        "actor": request.actor,  # type: ignore[attr-defined]
-        "reason": form.cleaned_data["reason"],
-    }
-
-
-def _page(
-    request: HttpRequest, template: str, context: dict[str, Any], status: int
-) -> HttpResponse:
-    if request.method == "POST" and status == 200:
-        status = 400  # a POST that did not go through: the form, with what was typed
-    context.setdefault("nav", "settings")
-    return render(request, f"web/settings/{template}", context, status=status)
-
-
 def _refused(form: forms.Form, exc: ValidationFailed | Conflict | Unprocessable) -> int:
     show_on_form(form, exc, FIELDS)
     return exc.status
@@ -199,12 +177,12 @@ def organization_settings(request: HttpRequest) -> HttpResponseBase:
         "due_soon_days": org.due_soon_days,
     }
     form = SettingsForm(request.POST or None, initial=initial)
-    status = 200
+    status: int | None = None
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
             org_services.organization_update_settings(
-                **_as_member(request, form),
+                **service_args(request, form.cleaned_data["reason"]),
                 name=d["name"],
                 timezone=d["timezone"],
                 locale=d["locale"],
@@ -215,8 +193,10 @@ def organization_settings(request: HttpRequest) -> HttpResponseBase:
             status = _refused(form, exc)
         else:
             messages.success(request, "Organization settings saved.")
-            return redirect(_url(request, "settings"))
-    return _page(request, "organization.html", {"form": form}, status)
+            return redirect(org_url(request, "settings"))
+    return form_page(
+        request, "web/settings/organization.html", {"nav": "settings", "form": form}, status=status
+    )
 
 
 # --- classification levels -------------------------------------------------------------------
@@ -226,12 +206,12 @@ def organization_settings(request: HttpRequest) -> HttpResponseBase:
 @configure_page
 def level_create(request: HttpRequest) -> HttpResponseBase:
     form = LevelForm(request.POST or None)
-    status = 200
+    status: int | None = None
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
             level = org_services.classification_level_create(
-                **_as_member(request, form),
+                **service_args(request, form.cleaned_data["reason"]),
                 label=d["label"],
                 rank=d["rank"],
                 severity=d["severity"],
@@ -240,8 +220,13 @@ def level_create(request: HttpRequest) -> HttpResponseBase:
             status = _refused(form, exc)
         else:
             messages.success(request, f"Classification level {level.label} added.")
-            return redirect(_url(request, "settings"))
-    return _page(request, "level_form.html", {"form": form, "level": None}, status)
+            return redirect(org_url(request, "settings"))
+    return form_page(
+        request,
+        "web/settings/level_form.html",
+        {"nav": "settings", "form": form, "level": None},
+        status=status,
+    )
 
 
 @form_methods
@@ -250,12 +235,12 @@ def level_edit(request: HttpRequest, level_id: str) -> HttpResponseBase:
     level = _level(request, level_id)
     initial = {"label": level.label, "rank": level.rank, "severity": level.severity}
     form = LevelForm(request.POST or None, initial=initial)
-    status = 200
+    status: int | None = None
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
             org_services.classification_level_update(
-                **_as_member(request, form),
+                **service_args(request, form.cleaned_data["reason"]),
                 level_id=level.id,
                 label=d["label"],
                 rank=d["rank"],
@@ -265,8 +250,13 @@ def level_edit(request: HttpRequest, level_id: str) -> HttpResponseBase:
             status = _refused(form, exc)
         else:
             messages.success(request, f"Classification level {d['label']} saved.")
-            return redirect(_url(request, "settings"))
-    return _page(request, "level_form.html", {"form": form, "level": level}, status)
+            return redirect(org_url(request, "settings"))
+    return form_page(
+        request,
+        "web/settings/level_form.html",
+        {"nav": "settings", "form": form, "level": level},
+        status=status,
+    )
 
 
 @form_methods
@@ -274,16 +264,23 @@ def level_edit(request: HttpRequest, level_id: str) -> HttpResponseBase:
 def level_remove(request: HttpRequest, level_id: str) -> HttpResponseBase:
     level = _level(request, level_id)
     form = RemoveForm(request.POST or None)
-    status = 200
+    status: int | None = None
     if request.method == "POST" and form.is_valid():
         try:
-            org_services.classification_level_remove(**_as_member(request, form), level_id=level.id)
+            org_services.classification_level_remove(
+                **service_args(request, form.cleaned_data["reason"]), level_id=level.id
+            )
         except REFUSALS as exc:
             status = _refused(form, exc)
         else:
             messages.success(request, f"Classification level {level.label} removed.")
-            return redirect(_url(request, "settings"))
-    return _page(request, "level_remove.html", {"form": form, "level": level}, status)
+            return redirect(org_url(request, "settings"))
+    return form_page(
+        request,
+        "web/settings/level_remove.html",
+        {"nav": "settings", "form": form, "level": level},
+        status=status,
+    )
 
 
 # --- required assessment kinds ---------------------------------------------------------------
@@ -299,12 +296,12 @@ def requirement_set(request: HttpRequest) -> HttpResponseBase:
     existing = (org.readiness_validity or {}).get(initial["asset_kind"], {})
     initial["validity_days"] = existing.get(initial["assessment_kind"])
     form = RequirementForm(request.POST or None, initial=initial)
-    status = 200
+    status: int | None = None
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
             asset_services.readiness_requirement_set(
-                **_as_member(request, form),
+                **service_args(request, form.cleaned_data["reason"]),
                 asset_kind=d["asset_kind"],
                 assessment_kind=d["assessment_kind"],
                 validity_days=d["validity_days"],
@@ -316,9 +313,11 @@ def requirement_set(request: HttpRequest) -> HttpResponseBase:
                 request,
                 f"{d['asset_kind']} requires {d['assessment_kind']}: readiness recomputed.",
             )
-            return redirect(_url(request, "settings"))
+            return redirect(org_url(request, "settings"))
     context = {"form": form, "kinds": asset_selectors.register_kinds(org)}
-    return _page(request, "requirement_form.html", context, status)
+    return form_page(
+        request, "web/settings/requirement_form.html", {"nav": "settings", **context}, status=status
+    )
 
 
 @form_methods
@@ -330,12 +329,12 @@ def requirement_remove(request: HttpRequest) -> HttpResponseBase:
     if request.method == "GET" and shown["assessment_kind"] not in required:
         raise Http404("no such required assessment kind")
     form = RemoveRequirementForm(request.POST or None, initial=shown)
-    status = 200
+    status: int | None = None
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
             asset_services.readiness_requirement_remove(
-                **_as_member(request, form),
+                **service_args(request, form.cleaned_data["reason"]),
                 asset_kind=d["asset_kind"],
                 assessment_kind=d["assessment_kind"],
             )
@@ -347,5 +346,10 @@ def requirement_remove(request: HttpRequest) -> HttpResponseBase:
                 f"{d['asset_kind']} no longer requires {d['assessment_kind']}:"
                 " readiness recomputed.",
             )
-            return redirect(_url(request, "settings"))
-    return _page(request, "requirement_remove.html", {"form": form, "shown": shown}, status)
+            return redirect(org_url(request, "settings"))
+    return form_page(
+        request,
+        "web/settings/requirement_remove.html",
+        {"nav": "settings", "form": form, "shown": shown},
+        status=status,
+    )

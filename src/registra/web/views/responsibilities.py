@@ -11,7 +11,6 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from registra.assets import selectors as asset_selectors
@@ -22,7 +21,7 @@ from registra.organizations.models import ResponsibilityAssignment
 from registra.organizations.policy import Permission
 from registra.web.errors import or_404, show_on_form
 from registra.web.forms import ReasonField
-from registra.web.pages import organization_page
+from registra.web.pages import form_page, org_url, organization_page, service_args
 from registra.web.views.custody import holder_choices
 
 REFUSALS = (ValidationFailed, Conflict, Unprocessable)
@@ -82,29 +81,8 @@ def _org(request: HttpRequest) -> Any:
     return request.organization  # type: ignore[attr-defined]
 
 
-def _url(request: HttpRequest, name: str, **kwargs: str) -> str:
-    return reverse(f"web:{name}", kwargs={"slug": _org(request).slug, **kwargs})
-
-
 def _responsibility(request: HttpRequest, ra_id: str) -> ResponsibilityAssignment:
     return or_404(org_selectors.responsibility_get, _org(request), ra_id)
-
-
-def _as_member(request: HttpRequest, form: forms.Form) -> dict[str, Any]:
-    return {
-        "organization": _org(request),
-        "actor": request.actor,  # type: ignore[attr-defined]
-        "reason": form.cleaned_data["reason"],
-    }
-
-
-def _page(
-    request: HttpRequest, template: str, context: dict[str, Any], status: int
-) -> HttpResponse:
-    if request.method == "POST" and status == 200:
-        status = 400  # a POST that did not go through: the form, with what was typed
-    context.setdefault("nav", "responsibilities")
-    return render(request, f"web/responsibilities/{template}", context, status=status)
 
 
 @require_GET
@@ -135,7 +113,7 @@ def responsibility_detail(request: HttpRequest, ra_id: str) -> HttpResponse:
         "ra": ra,
         "assets": assets,
         "more": more is not None,
-        "register": f"{_url(request, 'register')}?custodian={ra.id}",
+        "register": f"{org_url(request, 'register')}?custodian={ra.id}",
     }
     return render(request, "web/responsibilities/detail.html", context)
 
@@ -145,12 +123,12 @@ def responsibility_detail(request: HttpRequest, ra_id: str) -> HttpResponse:
 def responsibility_create(request: HttpRequest) -> HttpResponseBase:
     holders = holder_choices(org_selectors.active_members(_org(request)))
     form = ResponsibilityForm(request.POST or None, holders=holders)
-    status = 200
+    status: int | None = None
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
             ra = org_services.responsibility_create(
-                **_as_member(request, form),
+                **service_args(request, form.cleaned_data["reason"]),
                 responsibility_key=d["responsibility_key"],
                 title=d["title"],
                 description=d["description"],
@@ -161,8 +139,13 @@ def responsibility_create(request: HttpRequest) -> HttpResponseBase:
             status = exc.status
         else:
             messages.success(request, f"Responsibility {ra.responsibility_key} created.")
-            return redirect(_url(request, "responsibility", ra_id=ra.id))
-    return _page(request, "create.html", {"form": form}, status)
+            return redirect(org_url(request, "responsibility", ra_id=ra.id))
+    return form_page(
+        request,
+        "web/responsibilities/create.html",
+        {"nav": "responsibilities", "form": form},
+        status=status,
+    )
 
 
 @form_methods
@@ -171,11 +154,11 @@ def responsibility_reassign(request: HttpRequest, ra_id: str) -> HttpResponseBas
     ra = _responsibility(request, ra_id)
     holders = holder_choices(org_selectors.active_members(_org(request)), exclude=ra.holder_id)
     form = ReassignForm(request.POST or None, holders=holders)
-    status = 200
+    status: int | None = None
     if request.method == "POST" and form.is_valid():
         try:
             org_services.responsibility_reassign(
-                **_as_member(request, form),
+                **service_args(request, form.cleaned_data["reason"]),
                 responsibility_id=ra.id,
                 holder_id=form.cleaned_data["holder"],
             )
@@ -185,8 +168,13 @@ def responsibility_reassign(request: HttpRequest, ra_id: str) -> HttpResponseBas
         else:
             name = dict(holders)[form.cleaned_data["holder"]]
             messages.success(request, f"{ra.responsibility_key} is now held by {name}.")
-            return redirect(_url(request, "responsibility", ra_id=ra.id))
-    return _page(request, "reassign.html", {"form": form, "ra": ra}, status)
+            return redirect(org_url(request, "responsibility", ra_id=ra.id))
+    return form_page(
+        request,
+        "web/responsibilities/reassign.html",
+        {"nav": "responsibilities", "form": form, "ra": ra},
+        status=status,
+    )
 
 
 @form_methods
@@ -194,14 +182,21 @@ def responsibility_reassign(request: HttpRequest, ra_id: str) -> HttpResponseBas
 def responsibility_end(request: HttpRequest, ra_id: str) -> HttpResponseBase:
     ra = _responsibility(request, ra_id)
     form = EndForm(request.POST or None)
-    status = 200
+    status: int | None = None
     if request.method == "POST" and form.is_valid():
         try:
-            org_services.responsibility_end(**_as_member(request, form), responsibility_id=ra.id)
+            org_services.responsibility_end(
+                **service_args(request, form.cleaned_data["reason"]), responsibility_id=ra.id
+            )
         except REFUSALS as exc:
             show_on_form(form, exc, FIELDS)
             status = exc.status
         else:
             messages.success(request, f"{ra.responsibility_key} is no longer held by anyone.")
-            return redirect(_url(request, "responsibility", ra_id=ra.id))
-    return _page(request, "end.html", {"form": form, "ra": ra}, status)
+            return redirect(org_url(request, "responsibility", ra_id=ra.id))
+    return form_page(
+        request,
+        "web/responsibilities/end.html",
+        {"nav": "responsibilities", "form": form, "ra": ra},
+        status=status,
+    )

@@ -29,7 +29,7 @@ from registra.organizations.models import ServiceAccount
 from registra.organizations.policy import Permission, actor_for_service_account
 from registra.organizations.services import IssuedSecret
 from registra.web.errors import or_404, show_on_form
-from registra.web.pages import form_page, organization_page
+from registra.web.pages import form_page, organization_page, service_args
 from registra.web.service_account_forms import (
     SERVICE_FIELDS,
     AccountActionForm,
@@ -106,14 +106,6 @@ def _list_url(request: HttpRequest) -> str:
     return reverse("web:service-accounts", kwargs={"slug": request.organization.slug})  # type: ignore[attr-defined]
 
 
-def _as_member(request: HttpRequest, form: Any) -> dict[str, Any]:
-    return {
-        "organization": request.organization,  # type: ignore[attr-defined]
-        "actor": request.actor,  # type: ignore[attr-defined]
-        "reason": form.cleaned_data["reason"],
-    }
-
-
 def _sent_before(request: HttpRequest, form: Any) -> bool:
     submission = form.cleaned_data.get("submission") or ""
     return bool(submission) and submission in request.session.get(SENT, [])
@@ -174,7 +166,9 @@ def create(request: HttpRequest) -> HttpResponseBase:
         if _sent_before(request, form):
             return _sent_again(request)
         try:
-            issued = org_services.service_account_create(**_as_member(request, form), **form.spec())
+            issued = org_services.service_account_create(
+                **service_args(request, form.cleaned_data["reason"]), **form.spec()
+            )
         except RegistraError as exc:
             show_on_form(form, exc, SERVICE_FIELDS)
         else:
@@ -198,7 +192,9 @@ def edit(request: HttpRequest, account_id: str) -> HttpResponseBase:
             return redirect(_list_url(request))
         try:
             account = org_services.service_account_update(
-                **_as_member(request, form), account_id=account.id, **form.spec()
+                **service_args(request, form.cleaned_data["reason"]),
+                account_id=account.id,
+                **form.spec(),
             )
         except RegistraError as exc:
             show_on_form(form, exc, SERVICE_FIELDS)
@@ -223,7 +219,9 @@ def _account_page(request: HttpRequest, account_id: str, name: str) -> HttpRespo
         if _sent_before(request, form):
             return _sent_again(request)
         try:
-            result = action.service(**_as_member(request, form), account_id=account.id)
+            result = action.service(
+                **service_args(request, form.cleaned_data["reason"]), account_id=account.id
+            )
         except RegistraError as exc:
             show_on_form(form, exc, SERVICE_FIELDS)
         else:
