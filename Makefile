@@ -10,9 +10,10 @@ DEMO_ASSETS ?= 2000
 .PHONY: setup demo test lint bench clean
 
 # The browser tests drive Debian's Chromium (/usr/bin/chromium): Playwright downloads none.
-$(BIN)/registra: pyproject.toml
+$(BIN)/registra: pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ./client
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pip install --quiet -e '.[dev]'
 	touch $(BIN)/registra
 
@@ -24,9 +25,9 @@ demo: setup
 	HOST=$(HOST) PORT=$(PORT) DEMO_ORG=$(DEMO_ORG) DEMO_ASSETS=$(DEMO_ASSETS) bash scripts/demo.sh
 
 lint: setup
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy src
+	$(BIN)/ruff check src tests bench client
+	$(BIN)/ruff format --check src tests bench client
+	$(BIN)/mypy src client/src
 	REGISTRA_DATA_DIR=$$(mktemp -d) $(BIN)/django-admin makemigrations --check --dry-run \
 		--settings registra.settings
 

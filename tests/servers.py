@@ -16,6 +16,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
 
 START_SECONDS = 60.0
 
@@ -178,3 +182,38 @@ def prepare_sqlite(env: dict[str, str], *, slug: str, scopes: str) -> tuple[str,
     account = ["service-account", "create", "--org", slug, "--name", "Reader"]
     creds = json.loads(run_registra(env, *account, "--scopes", scopes, "--json"))
     return creds["clientId"], creds["clientSecret"]
+
+
+def fresh_postgres_database(url: str, name: str) -> str:
+    """``url`` pointing at database ``name`` instead, created empty (an earlier run's dropped)."""
+    drop_postgres_database(url, name)
+    with psycopg.connect(_maintenance_url(url), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def drop_postgres_database(url: str, name: str) -> None:
+    with psycopg.connect(_maintenance_url(url), autocommit=True) as conn:
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        conn.execute(drop.format(sql.Identifier(name)))
+
+
+def _maintenance_url(url: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
+
+
+@contextlib.contextmanager
+def own_database(data_dir: Path, name: str, **overrides: str) -> Iterator[dict[str, str]]:
+    """``own_env`` with a database of its own for ``registra`` processes: a SQLite file in
+    ``data_dir``, or, when the suite runs on PostgreSQL, a fresh database ``name`` (dropped
+    afterwards), migrated either way."""
+    env = own_env(data_dir, secret_key=f"{name}-tests-only", **overrides)
+    suite = os.environ.get("DATABASE_URL", "")
+    if suite.startswith("postgres"):
+        env["DATABASE_URL"] = fresh_postgres_database(suite, name)
+    run_registra(env, "migrate")
+    try:
+        yield env
+    finally:
+        if suite.startswith("postgres"):
+            drop_postgres_database(suite, name)

@@ -36,7 +36,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "web": _DOMAIN | {"imports"},
 }
 # Start-up and configuration modules: they may import anything, nothing imports them.
-WIRING = {"settings", "urls", "wsgi", "cli", "server", "__main__"}
+WIRING = {"settings", "urls", "wsgi", "cli", "cli_import", "server", "__main__"}
 # "core imports only Django": besides the standard library, only leaf libraries that bring no
 # framework of their own: JSON encoding for the audit chain, ULIDs for ids, and the database
 # driver Django itself runs on (adapters tuned in core). No API framework, server or HTTP

@@ -20,6 +20,8 @@ Examples::
     registra audit verify --org skyline-mro --checkpoint skyline-mro-checkpoint.json
     registra tokens purge-expired            # dry run: counts, deletes nothing
     registra tokens purge-expired --org skyline-mro --apply
+    registra import run --org skyline-mro --profile "AMOS nightly" export.csv [--apply] [--json]
+    registra import profile export --org skyline-mro --profile "AMOS nightly" > amos.toml
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
+
+from registra import cli_import
 
 OPERATOR_REASON = "Operator command line: registra {}"
 
@@ -281,6 +285,58 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- worker (issue 9) ---
+WORKER_EXAMPLES = """examples:
+  registra worker                          # runs until stopped (SIGTERM finishes the task first)
+  registra worker --worker-id "$(hostname)-1"
+  registra worker --batch                  # run what is due, then exit (e.g. from cron)
+
+Several workers may run at once, on one host or several: each task is taken by one of them."""
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from django.core.management import call_command
+
+    from registra.imports import schedule
+
+    queued = schedule.ensure_enqueued()
+    if queued:
+        print(f"queued {queued} nightly imports that had no task waiting")
+    options: dict[str, Any] = {"batch": args.batch, "reload": False}
+    if args.worker_id:
+        options["worker_id"] = args.worker_id
+    if args.batch:
+        options["startup_delay"] = False  # nothing to spread out: it exits when done
+    call_command("db_worker", verbosity=2 if args.verbose else 1, **options)
+    return 0
+
+
+def _add_worker_parser(sub: Any) -> None:
+    worker = sub.add_parser(
+        "worker",
+        help="run scheduled imports (the background task worker)",
+        epilog=WORKER_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    worker.add_argument("--batch", action="store_true", help="exit when no task is due")
+    worker.add_argument(
+        "--worker-id",
+        type=_worker_id,
+        default=None,
+        help="this worker's name in the task records, unique among the workers (default: random)",
+    )
+    worker.set_defaults(func=cmd_worker)
+
+
+def _worker_id(raw: str) -> str:
+    if not 1 <= len(raw) <= 64:
+        raise argparse.ArgumentTypeError("must be 1-64 characters")
+    return raw
+
+
+# --- end of worker (issue 9) ---
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="registra",
@@ -397,6 +453,9 @@ def _parser() -> argparse.ArgumentParser:
     tp.add_argument("--org", default=None, help="one organization (default: each in turn)")
     tp.add_argument("--apply", action="store_true", help="really delete; without it, only count")
     tp.set_defaults(func=cmd_tokens_purge_expired)
+
+    cli_import.add_parser(sub)
+    _add_worker_parser(sub)  # --- worker (issue 9) ---
     return p
 
 

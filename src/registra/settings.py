@@ -114,9 +114,12 @@ INSTALLED_APPS = [
     "ninja",  # serves the reference page's Swagger UI files locally (no CDN)
     "django_otp",  # multi-factor sign-in: TOTP authenticators (decision 0014)
     "django_otp.plugins.otp_totp",
+    "django_tasks",  # background tasks (the DEP 14 backport): the nightly imports
+    "django_tasks_db",  # ... kept in the database, run by `registra worker`
     "registra.core",
     "registra.organizations",
     "registra.assets",
+    "registra.imports",
     "registra.api",
     "registra.web",
 ]
@@ -247,6 +250,10 @@ def _database(
 
 
 DATABASES = {"default": _database("DATABASE_URL", DATABASE_URL)}
+
+# Background tasks (the nightly CMMS import, decision 0015): kept in the database, run by
+# `registra worker`; two workers never take the same task.
+TASKS = {"default": {"BACKEND": "django_tasks_db.backend.DatabaseBackend"}}
 if DATABASE_REPLICA_URL:
     if DATABASES["default"]["ENGINE"] != _POSTGRESQL:
         raise ImproperlyConfigured("DATABASE_REPLICA_URL needs a postgresql:// DATABASE_URL")
@@ -364,6 +371,18 @@ if _unknown := sorted(set(REGISTRA_EVIDENCE_TYPES) - _EVIDENCE_KNOWN):
     raise ImproperlyConfigured(
         f"REGISTRA_EVIDENCE_TYPES names unknown types {_unknown}; known: {sorted(_EVIDENCE_KNOWN)}"
     )
+
+# --- imports (issue 9) ---
+# A CMMS export uploaded through the web is streamed to a temporary file (never held in
+# memory), refused past this size, and accepted only with one of these name endings.
+REGISTRA_IMPORT_MAX_UPLOAD_MB = _env_int("REGISTRA_IMPORT_MAX_UPLOAD_MB", 200)
+if REGISTRA_IMPORT_MAX_UPLOAD_MB < 1:
+    raise ImproperlyConfigured("REGISTRA_IMPORT_MAX_UPLOAD_MB must be at least 1 (megabytes)")
+_IMPORT_EXTENSIONS = os.environ.get("REGISTRA_IMPORT_EXTENSIONS", ".csv,.txt,.jsonl,.ndjson,.xlsx")
+REGISTRA_IMPORT_EXTENSIONS = [e.strip().lower() for e in _IMPORT_EXTENSIONS.split(",") if e.strip()]
+if _bad := [e for e in REGISTRA_IMPORT_EXTENSIONS if not e.startswith(".") or len(e) < 2]:
+    raise ImproperlyConfigured(f"REGISTRA_IMPORT_EXTENSIONS: endings start with a dot, got {_bad}")
+# --- end imports (issue 9) ---
 
 # API v1 limits (SPEC section 4). Settings so that benchmarks and operators can raise them.
 REGISTRA_TOKEN_TTL_SECONDS = _env_int("REGISTRA_TOKEN_TTL_SECONDS", 900)

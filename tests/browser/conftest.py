@@ -14,16 +14,19 @@ import re
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
-from psycopg import sql
 
 from tests.browser.members import sign_in
 from tests.browser.page_checks import save_screenshot
-from tests.servers import own_env, run_registra, serving
+from tests.servers import (
+    drop_postgres_database,
+    fresh_postgres_database,
+    own_env,
+    run_registra,
+    serving,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless, and quiet on the network: no updates, sync or field trials reaching out, and no GPU
@@ -79,14 +82,14 @@ def server_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
     suite_database = os.environ.get("DATABASE_URL", "")
     on_postgres = suite_database.startswith("postgres")
     if on_postgres:
-        env["DATABASE_URL"] = _fresh_database(suite_database, POSTGRES_DATABASE)
+        env["DATABASE_URL"] = fresh_postgres_database(suite_database, POSTGRES_DATABASE)
         if redis := os.environ.get("REDIS_URL"):
             env["REDIS_URL"] = redis
     run_registra(env, "migrate")
     run_registra(env, "demo-data", "--org", DEMO_ORG, "--assets", DEMO_ASSETS, "--seed", "1")
     yield env
     if on_postgres:
-        _drop_database(suite_database, POSTGRES_DATABASE)
+        drop_postgres_database(suite_database, POSTGRES_DATABASE)
 
 
 @pytest.fixture(scope="module")
@@ -130,21 +133,3 @@ def signed_in(page: Page, demo_members: dict[str, dict[str, str]]) -> Callable[[
 def screenshot(request: pytest.FixtureRequest) -> Callable[[Page], Path]:
     """Saves the page's full-page screenshot as ``var/screenshots/<this test's name>.png``."""
     return lambda page: save_screenshot(page, request.node.name)
-
-
-def _fresh_database(url: str, name: str) -> str:
-    """``url`` pointing at database ``name`` instead, created empty (an earlier run's dropped)."""
-    _drop_database(url, name)
-    with psycopg.connect(_maintenance_url(url), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def _drop_database(url: str, name: str) -> None:
-    with psycopg.connect(_maintenance_url(url), autocommit=True) as conn:
-        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-        conn.execute(drop.format(sql.Identifier(name)))
-
-
-def _maintenance_url(url: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/postgres"))

@@ -54,6 +54,59 @@ def asset_keys_taken(organization: Organization, asset_keys: list[str]) -> set[s
     return set(rows_in(keys, "asset_key", asset_keys))
 
 
+# What the CMMS import compares of an asset (``imports.planning.register_value``).
+_IMPORT_FIELDS = (
+    "id",
+    "asset_key",
+    "asset_kind",
+    "display_name",
+    "description",
+    "source_kind",
+    "status",
+    "commissioned_at",
+    "asset_snapshot",
+    "source_ref_snapshot",
+)
+
+
+def assets_by_keys(organization: Organization, asset_keys: list[str]) -> dict[str, Asset]:
+    """The organization's assets with these keys, by key (the fields an import compares)."""
+    assets = Asset.objects.filter(organization=organization).only(*_IMPORT_FIELDS)
+    return {a.asset_key: a for a in rows_in(assets, "asset_key", asset_keys)}
+
+
+def asset_ids_by_keys(organization: Organization, asset_keys: list[str]) -> dict[str, str]:
+    """The ids of the organization's assets with these keys, by key."""
+    rows = Asset.objects.filter(organization=organization).values_list("asset_key", "id")
+    return dict(rows_in(rows, "asset_key", asset_keys))
+
+
+def assets_of_source(
+    organization: Organization, source_kind: str
+) -> Iterator[tuple[str, str, str]]:
+    """``(id, key, status)`` of every asset from this source that is not decommissioned, in
+    key order, streamed (an import's absent assets)."""
+    rows = (
+        Asset.objects.filter(organization=organization, source_kind=source_kind)
+        .exclude(status=AssetStatus.DECOMMISSIONED)
+        .order_by("asset_key")
+        .values_list("id", "asset_key", "status")
+    )
+    return sql.stream(rows)
+
+
+def latest_completed(
+    organization: Organization, asset_ids: list[str], kind: str
+) -> dict[str, CompletedAssessment]:
+    """Each asset's latest completed assessment of ``kind`` (by when it was performed)."""
+    latest: dict[str, CompletedAssessment] = {}
+    for asset_id, done in completed_assessments(organization, asset_ids, [kind]).items():
+        performed = [d for d in done if d.performed_at is not None]
+        if performed:
+            latest[asset_id] = max(performed, key=lambda d: d.performed_at)  # type: ignore[arg-type, return-value]
+    return latest
+
+
 def assets_for_readiness(organization: Organization, asset_ids: Iterable[str]) -> list[Asset]:
     """These assets of the organization with only what readiness depends on (status, kind)
     and their keys (to name them in a reason)."""

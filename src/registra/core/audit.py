@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 import orjson
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from registra.core import bulk
 from registra.core.ids import new_id
@@ -28,6 +32,22 @@ from registra.core.timefmt import api_format, now, to_micros
 
 GENESIS_HASH = "0" * 64
 logger = logging.getLogger("registra.audit")
+
+# What every event recorded in this context also carries (``annotated``).
+_ANNOTATIONS: ContextVar[Mapping[str, Any]] = ContextVar(
+    "audit_annotations", default=MappingProxyType({})
+)
+
+
+@contextmanager
+def annotated(**extra: Any) -> Iterator[None]:
+    """Every event recorded inside this block carries ``extra`` in its diff (an import run
+    applying its plan through the services: each event names the run), besides its own."""
+    token = _ANNOTATIONS.set({**_ANNOTATIONS.get(), **extra})
+    try:
+        yield
+    finally:
+        _ANNOTATIONS.reset(token)
 
 
 @dataclass(frozen=True)
@@ -243,14 +263,15 @@ def record_many(
     label = actor.label[:300]
     rows: list[AuditEvent] = []
     seq, prev = head.seq, head.hash
+    annotations = _ANNOTATIONS.get()
     for pending in events:
         seq += 1
         diff: dict[str, Any] = {
             "before": jsonable(pending.before) if pending.before is not None else None,
             "after": jsonable(pending.after) if pending.after is not None else None,
         }
-        if pending.extra:
-            diff.update(jsonable(dict(pending.extra)))
+        if pending.extra or annotations:
+            diff.update(jsonable({**annotations, **pending.extra}))
         # Positional, in _EVENT_COLUMNS order: much cheaper than keywords for a large import.
         row = AuditEvent(
             new_id("evt"),
@@ -304,6 +325,23 @@ def record(
     return record_many(
         organization_id=organization_id, actor=actor, reason=reason, events=[pending]
     )[0]
+
+
+def head_seq(organization_id: str) -> int:
+    """The organization's last audit sequence number (0 before its first event): a plan made
+    now can later ask what changed since (``count_since``)."""
+    head = AuditChainHead.objects.filter(organization_id=organization_id).first()
+    return head.seq if head else 0
+
+
+def count_since(
+    organization_id: str, seq: int, *, subject_types: Iterable[str], actions: Iterable[str]
+) -> int:
+    """How many events after ``seq`` are about these subject types or are these actions."""
+    later = AuditEvent.objects.filter(organization_id=organization_id, seq__gt=seq)
+    return later.filter(
+        Q(subject_type__in=list(subject_types)) | Q(action__in=list(actions))
+    ).count()
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ PREFIXES = {
     "ascust": "custody assignment",
     "asrdy": "readiness assessment",
     "evt": "audit event",
+    "improf": "import profile",
+    "imprun": "import run",
     "req": "request",
 }
 

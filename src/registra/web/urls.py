@@ -10,6 +10,7 @@ from registra.web.views import (
     bulk,
     custody,
     dashboard,
+    imports,  # --- imports (issue 9) ---
     invitations,
     members,
     mfa,
@@ -193,6 +194,56 @@ urlpatterns = [
         org_settings.requirement_remove,
         name="required-kind-remove",
     ),
+    # --- imports (issue 9) ---
+    path("o/<slug:slug>/imports/", imports.imports_home, name="imports"),
+    path(
+        "o/<slug:slug>/imports/profiles/new", imports.profile_create, name="import-profile-create"
+    ),
+    path(
+        "o/<slug:slug>/imports/profiles/import",
+        imports.profile_import,
+        name="import-profile-import",
+    ),
+    path(
+        "o/<slug:slug>/imports/profiles/<str:profile_id>/",
+        imports.profile_detail,
+        name="import-profile",
+    ),
+    path(
+        "o/<slug:slug>/imports/profiles/<str:profile_id>/edit",
+        imports.profile_edit,
+        name="import-profile-edit",
+    ),
+    path(
+        "o/<slug:slug>/imports/profiles/<str:profile_id>/delete",
+        imports.profile_delete,
+        name="import-profile-delete",
+    ),
+    path(
+        "o/<slug:slug>/imports/profiles/<str:profile_id>/profile.toml",
+        imports.profile_export,
+        name="import-profile-export",
+    ),
+    path(
+        "o/<slug:slug>/imports/profiles/<str:profile_id>/run",
+        imports.run_start,
+        name="import-run-start",
+    ),
+    path("o/<slug:slug>/imports/runs/<str:run_id>/", imports.run_detail, name="import-run"),
+    path(
+        "o/<slug:slug>/imports/runs/<str:run_id>/apply", imports.run_apply, name="import-run-apply"
+    ),
+    path(
+        "o/<slug:slug>/imports/runs/<str:run_id>/discard",
+        imports.run_discard,
+        name="import-run-discard",
+    ),
+    path(
+        "o/<slug:slug>/imports/runs/<str:run_id>/errors.csv",
+        imports.run_errors,
+        name="import-run-errors",
+    ),
+    # --- end imports (issue 9) ---
     # The audit log
     path("o/<slug:slug>/audit/", audit_log.log, name="audit"),
     path("o/<slug:slug>/audit/events.csv", audit_log.export, name="audit-export"),

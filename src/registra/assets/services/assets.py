@@ -94,6 +94,33 @@ def asset_bulk_create(
     return assets
 
 
+def asset_spec_problems(
+    organization: Organization, spec: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """What ``asset_bulk_create`` would refuse in ``spec`` for one asset, checked by the same
+    rules, as (API field name, message); nothing is written (an import plans with it)."""
+    try:
+        _build_asset(organization, spec, now())
+    except ValidationFailed as exc:
+        return _problems(exc)
+    return []
+
+
+def asset_values_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What ``asset_bulk_update`` would refuse in these field values, by the same rules."""
+    try:
+        _clean_asset_values(dict(values))
+    except ValidationFailed as exc:
+        return _problems(exc)
+    return []
+
+
+def _problems(exc: ValidationFailed) -> list[tuple[str, str]]:
+    if not exc.issues:
+        return [("", exc.message)]
+    return [(str(i["path"][0]) if i["path"] else "", i["message"]) for i in exc.issues]
+
+
 def _prefix(exc: ValidationFailed, where: str) -> ValidationFailed:
     issues = [{"path": [where, *i["path"]], "message": i["message"]} for i in exc.issues or []]
     return ValidationFailed(f"{where}: {exc.message}", issues=issues)

@@ -60,12 +60,19 @@ def _end_pending(c: CustodyAssignment, when: datetime, at: datetime) -> PendingE
 
 
 def _holder(organization: Organization, member_id: str) -> Member:
-    m = Member.objects.filter(organization=organization, id=member_id).first()
-    if m is None:
-        raise field_error("memberId", f"member {member_id} not found in this organization")
-    if m.status != MembershipStatus.ACTIVE:
-        raise Unprocessable(f"{m.email} is not an active member and can't hold custody")
-    return m
+    return _holders(organization, {member_id})[member_id]
+
+
+def _holders(organization: Organization, member_ids: set[str]) -> dict[str, Member]:
+    """These members by id, each an active member of the organization (else refused)."""
+    found = {m.id: m for m in Member.objects.filter(organization=organization, id__in=member_ids)}
+    for member_id in sorted(member_ids):
+        m = found.get(member_id)
+        if m is None:
+            raise field_error("memberId", f"member {member_id} not found in this organization")
+        if m.status != MembershipStatus.ACTIVE:
+            raise Unprocessable(f"{m.email} is not an active member and can't hold custody")
+    return found
 
 
 def _check_ready_or_override(
@@ -236,7 +243,7 @@ def custody_hand_off(
         actor,
         reason,
         [asset],
-        holder,
+        {asset.id: holder},
         current={asset.id: current},
         override_reason=override_reason,
         key=assignment_key,
@@ -254,19 +261,42 @@ def custody_bulk_hand_over(
     to_member_id: str,
     override_reason: str | None = None,
 ) -> list[CustodyAssignment]:
-    """Give every one of these assets to one member as primary holder, all or nothing: an
-    asset held by somebody else is handed off (its custody ended at the same instant), one
-    held by nobody is assigned, one the member already holds is left as it is. One reason for
-    the batch, one event per assignment ended or started; the not-ready assets among them
-    need ``override_reason`` (recorded on theirs only). At most ``MAX_BATCH`` assets."""
+    """Give every one of these assets to one member as primary holder (the web's bulk
+    action): ``custody_bulk_hand_to_holders`` with one holder."""
+    return custody_bulk_hand_to_holders(
+        organization=organization,
+        actor=actor,
+        reason=reason,
+        holders=dict.fromkeys(asset_ids, to_member_id),
+        override_reason=override_reason,
+    )
+
+
+@transaction.atomic
+def custody_bulk_hand_to_holders(
+    *,
+    organization: Organization,
+    actor: Actor,
+    reason: str,
+    holders: Mapping[str, str],
+    override_reason: str | None = None,
+) -> list[CustodyAssignment]:
+    """Make each asset's member its primary holder (``{asset id: member id}``), all or
+    nothing: an asset held by somebody else is handed off (its custody ended at the same
+    instant), one held by nobody is assigned, one its member already holds is left as it is.
+    One reason for the batch, one event per assignment ended or started; the not-ready assets
+    among them need ``override_reason`` (recorded on theirs only). At most ``MAX_BATCH``
+    assets."""
     require(actor, Permission.WRITE_REGISTER, organization=organization)
     reason = validation.reason(reason)
-    assets = _lock_batch(organization, asset_ids)
+    assets = _lock_batch(organization, list(holders))
     _refuse_decommissioned(assets)
-    holder = _holder(organization, to_member_id)
+    members = _holders(organization, set(holders.values()))
     current = selectors.active_primaries(organization, [a.id for a in assets], lock=True)
     moving = [
-        a for a in assets if a.id not in current or current[a.id].subject_resource_id != holder.id
+        a
+        for a in assets
+        if a.id not in current or current[a.id].subject_resource_id != holders[a.id]
     ]
     if not moving:
         return []
@@ -275,7 +305,7 @@ def custody_bulk_hand_over(
         actor,
         reason,
         moving,
-        holder,
+        {a.id: members[holders[a.id]] for a in moving},
         current=current,
         override_reason=override_reason,
         key=None,
@@ -288,17 +318,17 @@ def _transfer(
     actor: Actor,
     reason: str,
     assets: Sequence[Asset],
-    holder: Member,
+    holders: Mapping[str, Member],
     *,
     current: Mapping[str, CustodyAssignment],
     override_reason: str | None,
     key: str | None,
     snapshot: Mapping[str, Any],
 ) -> list[CustodyAssignment]:
-    """Make ``holder`` the primary holder of each of ``assets`` (locked, not decommissioned,
-    not held by ``holder``) at one instant: the current primary custody, where there is one,
-    ends as the new one starts. Events ``custody.ended`` then ``custody.handed-off``, or
-    ``custody.assigned`` for an asset nobody held."""
+    """Make ``holders[asset id]`` the primary holder of each of ``assets`` (locked, not
+    decommissioned, not held by that member) at one instant: the current primary custody,
+    where there is one, ends as the new one starts. Events ``custody.ended`` then
+    ``custody.handed-off``, or ``custody.assigned`` for an asset nobody held."""
     at = now()
     override, not_ready = _check_ready_or_override(organization, assets, override_reason, at)
     ended: list[CustodyAssignment] = []
@@ -310,7 +340,7 @@ def _transfer(
         c = _new_assignment(
             organization,
             asset,
-            holder,
+            holders[asset.id],
             kind=AssignmentKind.PRIMARY,
             key=key,
             started_at=at,

@@ -1,0 +1,84 @@
+"""Reads of the CMMS import: profiles, runs, a run's plan items. Organization first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from registra.core import sql
+from registra.core.queries import first_or_404
+from registra.imports.choices import ItemKind, RunStatus
+from registra.imports.models import ImportPlanItem, ImportProfile, ImportRun
+from registra.organizations.models import Organization
+
+PLAN_PAGE = 50
+
+
+def profile_list(organization: Organization) -> list[ImportProfile]:
+    return list(ImportProfile.objects.filter(organization=organization).order_by("name"))
+
+
+def profile_get(organization: Organization, profile_id: str) -> ImportProfile:
+    profiles = ImportProfile.objects.filter(organization=organization, id=profile_id)
+    return first_or_404(profiles, f"import profile {profile_id}")
+
+
+def profile_get_by_name(organization: Organization, name: str) -> ImportProfile:
+    profiles = ImportProfile.objects.filter(organization=organization, name=name)
+    return first_or_404(profiles, f"import profile {name!r}")
+
+
+def run_list(
+    organization: Organization, *, profile_id: str | None = None, limit: int = 100
+) -> list[ImportRun]:
+    """The newest runs first (of one profile when ``profile_id``)."""
+    runs = ImportRun.objects.filter(organization=organization)
+    if profile_id:
+        runs = runs.filter(profile_id=profile_id)
+    return list(runs.order_by("-created_at", "-id")[:limit])
+
+
+def run_get(organization: Organization, run_id: str) -> ImportRun:
+    runs = ImportRun.objects.filter(organization=organization, id=run_id)
+    return first_or_404(runs, f"import run {run_id}")
+
+
+def runs_waiting_for_review(organization: Organization) -> list[ImportRun]:
+    """Planned runs nobody has applied or discarded yet (the dashboard lists them)."""
+    runs = ImportRun.objects.filter(organization=organization, status=RunStatus.PLANNED)
+    return list(runs.order_by("-created_at", "-id")[:20])
+
+
+def plan_page(
+    organization: Organization,
+    run: ImportRun,
+    *,
+    kind: str = "",
+    search: str = "",
+    after: int = 0,
+    limit: int = PLAN_PAGE,
+) -> tuple[list[ImportPlanItem], int | None]:
+    """One page of a run's plan in file order (``kind`` and an asset key prefix filter),
+    after item ``after`` (keyset on seq), and the ``after`` of the next page (None at the
+    end)."""
+    items = ImportPlanItem.objects.filter(run=run, organization_id=organization.id)
+    if kind:
+        items = items.filter(kind=kind)
+    if search:
+        items = items.filter(asset_key__startswith=search.strip())
+    page = list(items.filter(seq__gt=after).order_by("seq")[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return page, (page[-1].seq if more else None)
+
+
+def error_report_rows(organization: Organization, run: ImportRun) -> Iterator[tuple[Any, ...]]:
+    """``(line, asset key, column, value, reason)`` of every row error, in file order,
+    streamed (the run's downloadable error report)."""
+    items = (
+        ImportPlanItem.objects.filter(run=run, organization_id=organization.id, kind=ItemKind.ERROR)
+        .order_by("seq")
+        .values_list("line", "asset_key", "detail")
+    )
+    for line, key, detail in sql.stream(items):
+        yield line, key, detail.get("column", ""), detail.get("value", ""), detail.get("reason", "")

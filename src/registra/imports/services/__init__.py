@@ -1,0 +1,28 @@
+"""Writes of the CMMS import: profiles and runs. Each service checks the policy table first,
+runs in one transaction and records its audit events itself."""
+
+from registra.imports.services.profiles import (
+    import_profile_create,
+    import_profile_delete,
+    import_profile_update,
+)
+from registra.imports.services.runs import (
+    ImportFailed,
+    SourceFile,
+    import_run_apply,
+    import_run_discard,
+    import_run_start,
+)
+from registra.imports.services.unreachable import import_run_unreachable
+
+__all__ = [
+    "ImportFailed",
+    "SourceFile",
+    "import_profile_create",
+    "import_profile_delete",
+    "import_profile_update",
+    "import_run_apply",
+    "import_run_discard",
+    "import_run_start",
+    "import_run_unreachable",
+]
