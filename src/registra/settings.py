@@ -375,6 +375,10 @@ if _unknown := sorted(set(REGISTRA_EVIDENCE_TYPES) - _EVIDENCE_KNOWN):
 # --- imports (issue 9) ---
 # A CMMS export uploaded through the web is streamed to a temporary file (never held in
 # memory), refused past this size, and accepted only with one of these name endings.
+# A nightly import from a URL waits this long for the export (docs/operations.md).
+REGISTRA_IMPORT_URL_TIMEOUT = _env_int("REGISTRA_IMPORT_URL_TIMEOUT", 60)
+if REGISTRA_IMPORT_URL_TIMEOUT < 1:
+    raise ImproperlyConfigured("REGISTRA_IMPORT_URL_TIMEOUT must be at least 1 (seconds)")
 REGISTRA_IMPORT_MAX_UPLOAD_MB = _env_int("REGISTRA_IMPORT_MAX_UPLOAD_MB", 200)
 if REGISTRA_IMPORT_MAX_UPLOAD_MB < 1:
     raise ImproperlyConfigured("REGISTRA_IMPORT_MAX_UPLOAD_MB must be at least 1 (megabytes)")

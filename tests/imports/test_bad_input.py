@@ -197,3 +197,26 @@ def test_an_xlsx_with_several_sheets_and_merged_header_cells(cast: Cast, tmp_pat
     run(cast, profile, SourceFile(path, "amos.xlsx"), apply="yes")
     asset = Asset.objects.get(organization=cast.org, asset_key="TW-1")
     assert asset.asset_snapshot["location"] == "Hangar 2"
+
+
+def test_calibration_dates_the_register_would_refuse(cast: Cast, tmp_path) -> None:
+    profile = make_profile(cast)
+    rows = [
+        row("TW-1", Last_Cal="01.01.2099", Cal_Due="01.01.2100"),
+        row("TW-2", Last_Cal="01.06.2026", Cal_Due="01.06.2026"),
+        row("TW-3"),
+    ]
+    planned = run(cast, profile, export(tmp_path / "a.csv", rows))
+    errors = _errors(planned)
+    assert [(e[0], e[1]) for e in errors] == [(2, "Last Cal"), (3, "Cal Due")]
+    assert "in the future" in errors[0][3] and "after" in errors[1][3]
+    assert _planned_keys(planned) == {"TW-3"}
+
+
+def test_items_keep_the_file_order(cast: Cast, tmp_path) -> None:
+    profile = make_profile(cast)
+    rows = [row("TW-1"), row("TW-2"), row("TW-1"), row("TW-3")]
+    planned = run(cast, profile, export(tmp_path / "a.csv", rows))
+    items = ImportPlanItem.objects.filter(run=planned).order_by("seq")
+    lines = [i.line for i in items]
+    assert lines == sorted(lines)

@@ -14,7 +14,7 @@ from registra.assets.models import Asset, CustodyAssignment, ReadinessAssessment
 from registra.core.audit import verify_chain
 from registra.core.errors import Forbidden, NotFound, Unprocessable
 from registra.core.models import AuditChainHead
-from registra.imports import selectors, services
+from registra.imports import planning, selectors, services
 from registra.imports.models import ImportPlanItem, ImportRun
 from registra.imports.services import ImportFailed, import_run_apply, import_run_discard
 from tests.cast import Cast, audit_since, make_asset
@@ -195,3 +195,36 @@ def test_roles_and_tenants(cast: Cast, tmp_path) -> None:
         )
     assert not ImportRun.objects.exists()
     assert selectors.run_list(cast.other_org) == []
+
+
+def test_many_absent_assets_are_written_in_batches(cast: Cast, tmp_path, monkeypatch) -> None:
+    # More absent assets than one batch of items: written after the register was read (on
+    # PostgreSQL the read is a stream, and its connection can write nothing until it ends).
+    monkeypatch.setattr(planning, "BATCH_ROWS", 3)
+    for i in range(7):
+        make_asset(cast.org, f"OLD-{i}", status="active", source_kind="cmms-import")
+    profile = make_profile(cast, absent="mark-inactive")
+    done = run(cast, profile, export(tmp_path / "a.csv", [row("TW-1")]), apply="yes")
+    assert done.counts["absent"] == 7
+    statuses = Asset.objects.filter(organization=cast.org, asset_key__startswith="OLD-")
+    assert set(statuses.values_list("status", flat=True)) == {"inactive"}
+
+
+def test_a_profile_change_that_drops_a_table_is_a_change(cast: Cast) -> None:
+    profile = make_profile(cast)
+    mark = _mark(cast)
+    definition = {**profile.definition}
+    definition.pop("calibration")
+    definition["owned_fields"] = [f for f in definition["owned_fields"] if f != "calibration"]
+    changed = services.import_profile_update(
+        organization=cast.org,
+        actor=cast.actor(cast.admin),
+        reason=REASON,
+        profile_id=profile.id,
+        definition=definition,
+    )
+    assert "calibration" not in changed.definition
+    (event,) = audit_since(cast.org, mark)
+    assert event.action == "import-profile.updated"
+    assert event.diff["before"]["calibration"]["last_column"] == "Last Cal"
+    assert event.diff["after"]["calibration"] is None

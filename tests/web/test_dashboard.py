@@ -84,5 +84,5 @@ def test_the_dashboard_runs_a_fixed_number_of_queries(cast: Cast, viewer: Client
     with CaptureQueriesContext(connection) as queries:
         assert viewer.get("/o/skyline-mro/dashboard").status_code == 200
     # session, member, organization, membership, the counts (by kind and holder in one), the
-    # members' names
-    assert len(queries) == 6
+    # members' names, the import profiles and the import runs waiting for review
+    assert len(queries) == 8

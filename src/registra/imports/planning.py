@@ -121,6 +121,7 @@ class Planner:
     ) -> None:
         self.org, self.profile, self.run, self.mapper = organization, profile, run, mapper
         self.zone = organization.zone
+        self.today = datetime.now(self.zone).date()
         self.mapped_fields = [f for f in profile.columns if f != "assetKey"]
         self.owned = profile.owned_fields
         self.column_of = dict(profile.columns)
@@ -139,50 +140,63 @@ class Planner:
     # --- rows ------------------------------------------------------------------------------
 
     def add(self, rows: list[Row]) -> None:
-        """Plan one batch of the file's rows."""
-        mapped: list[MappedRow] = []
+        """Plan one batch of the file's rows, keeping their items in file order."""
+        entries: list[MappedRow | tuple[int, list[RowIssue], str]] = []
         for row in rows:
             self.rows += 1
             result = self.mapper.map(row)
             if isinstance(result, list):
-                self._errors(row.line, result, key=row.values.get(self.profile.key_column, ""))
+                key = row.values.get(self.profile.key_column, "")
+                entries.append((row.line, result, key))
                 continue
             first = self.seen.get(result.key)
             if first is not None:
-                self._errors(
-                    row.line,
-                    [
-                        RowIssue(
-                            row.line,
-                            self.profile.key_column,
-                            result.key,
-                            f"duplicate key: also on line {first}; the first row is used",
-                        )
-                    ],
-                    key=result.key,
-                )
+                reason = f"duplicate key: also on line {first}; the first row is used"
+                issue = RowIssue(row.line, self.profile.key_column, result.key, reason)
+                entries.append((row.line, [issue], result.key))
                 continue
             self.seen[result.key] = row.line
-            mapped.append(result)
-        if mapped:
-            self._plan_batch(mapped)
+            problem = self._calibration_problem(result)
+            entries.append((row.line, [problem], result.key) if problem else result)
+        self._plan_batch(entries)
         self._flush()
 
-    def _plan_batch(self, rows: list[MappedRow]) -> None:
-        assets = asset_selectors.assets_by_keys(self.org, [r.key for r in rows])
+    def _plan_batch(self, entries: list[MappedRow | tuple[int, list[RowIssue], str]]) -> None:
+        rows = [e for e in entries if isinstance(e, MappedRow)]
+        assets = asset_selectors.assets_by_keys(self.org, [r.key for r in rows]) if rows else {}
         ids = [a.id for a in assets.values()]
-        holders = asset_selectors.active_holders(self.org, ids) if self.profile.custody else {}
+        holders = (
+            asset_selectors.active_holders(self.org, ids) if self.profile.custody and ids else {}
+        )
         calibrations = (
             asset_selectors.latest_completed(self.org, ids, CALIBRATION)
-            if self.profile.calibration
+            if self.profile.calibration and ids
             else {}
         )
-        for row in rows:
+        for row in entries:
+            if not isinstance(row, MappedRow):
+                self._errors(*row[:2], key=row[2])
+                continue
             asset = assets.get(row.key)
             if asset is None:
                 self._create(row)
             else:
                 self._compare(row, asset, holders.get(asset.id), calibrations.get(asset.id))
+
+    def _calibration_problem(self, row: MappedRow) -> RowIssue | None:
+        """What the readiness services would refuse in the row's calibration."""
+        cal = row.calibration
+        if cal is None:
+            return None
+        column = self.column_of.get(CALIBRATION, CALIBRATION)
+        raw = row.source_row.get(column, "")
+        if cal.performed_on > self.today:
+            return RowIssue(row.line, column, raw, "the calibration date is in the future")
+        if cal.due_on is not None and cal.due_on <= cal.performed_on:
+            due = self.profile.calibration.due_column if self.profile.calibration else column
+            value = row.source_row.get(due or "", "")
+            return RowIssue(row.line, due or column, value, "the due date must be after the date")
+        return None
 
     # --- creates ---------------------------------------------------------------------------
 
@@ -469,9 +483,9 @@ class Planner:
         every asset the import keeps, not decommissioned), per the profile's policy."""
         if self.profile.absent == "ignore":
             return
-        for asset_id, key, status in register:
-            if key in self.seen:
-                continue
+        # Read to the end first: while a stream is read its connection writes nothing.
+        absent = [(i, k, status) for i, k, status in register if k not in self.seen]
+        for asset_id, key, status in absent:
             inactive = self.profile.absent == "mark-inactive" and status == AssetStatus.ACTIVE
             self._add(
                 ItemKind.ABSENT,

@@ -27,7 +27,7 @@ from django_tasks import task
 
 from registra.core.errors import Conflict
 from registra.imports import schedule, services
-from registra.imports.choices import RunStatus
+from registra.imports.choices import RunStatus, RunTrigger
 from registra.imports.models import ImportProfile, ImportRun
 from registra.imports.services import ImportFailed, SourceFile
 from registra.organizations import selectors as org_selectors
@@ -68,7 +68,7 @@ def _run(organization: Organization, profile: ImportProfile, at: datetime) -> st
         "organization": organization,
         "actor": actor,
         "profile_id": profile.pk,
-        "trigger": "schedule",
+        "trigger": RunTrigger.SCHEDULE,
         "scheduled_for": at,
     }
     try:

@@ -67,9 +67,14 @@ def import_profile_update(
     reason = validation.reason(reason)
     clean = clean_definition(definition)
     profile = _locked(organization, profile_id)
-    before, after = audit.changed_fields(profile.definition, clean)
-    if not after and not before:
+    if clean == profile.definition:
         return profile
+    # Every top-level key of either side: a table the new definition drops is a change too.
+    names = sorted(set(profile.definition) | set(clean))
+    before = {
+        k: profile.definition.get(k) for k in names if profile.definition.get(k) != clean.get(k)
+    }
+    after = {k: clean.get(k) for k in before}
     profile.name, profile.definition, profile.updated_at = clean["name"], clean, now()
     schedule.reschedule(profile, organization)
     _save(profile)

@@ -375,7 +375,9 @@ def item_view(item: ImportPlanItem, names: dict[str, str]) -> dict[str, Any]:
     """What the run page shows of one plan item: its ``changes`` (field, before, after), its
     ``facts`` (label, value) and a ``note`` (why)."""
     shown = SHOWN.get(item.kind)
-    changes, facts, note = shown(item.detail, names) if shown else ([], [], "")
+    # A new asset is shown from its payload (the spec apply will create); the rest from detail.
+    shown_from = {"after": item.payload} if item.kind == "create" else item.detail
+    changes, facts, note = shown(shown_from, names) if shown else ([], [], "")
     label = KIND_LABELS.get(item.kind, item.kind)
     return {"item": item, "label": label, "changes": changes, "facts": facts, "note": note}
 
