@@ -37,7 +37,7 @@ ABSENT = {
     "mark-inactive": "Mark them inactive",
     "flag": "Flag them for review (listed in the plan)",
 }
-# What the plan's counts are called on the run page (COUNT_LABELS of web/views/imports).
+# What the plan's counts are called on the run page (COUNT_LABELS of web/views/import_profiles).
 CHANGES = ("creates", "updates", "status changes", "custody handoffs", "new calibrations")
 
 

@@ -7,9 +7,11 @@ nor listed as a non-service makes ``test_every_exported_service_is_classified`` 
 from __future__ import annotations
 
 import inspect
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ from registra.assets import services as asset_services
 from registra.core.audit import Actor
 from registra.core.errors import Forbidden
 from registra.core.timefmt import now
+from registra.imports import services as import_services
 from registra.organizations import policy
 from registra.organizations import services as org_services
 from registra.organizations.models import AccessToken
@@ -34,9 +37,16 @@ from registra.organizations.policy import (
 from tests.cast import Cast, audit_mark, make_asset, operator
 
 REASON = "Checking who may do this"
-SERVICE_PACKAGES = (org_services, asset_services)
+SERVICE_PACKAGES = (org_services, asset_services, import_services)
 # Exported helpers that write nothing: the audited field views of the asset records.
-NOT_SERVICES = {"asset_fields", "custody_fields", "assessment_fields"}
+# Not writes: audited field views, and the rule checks an import plans with (nothing written).
+NOT_SERVICES = {
+    "asset_fields",
+    "custody_fields",
+    "assessment_fields",
+    "asset_spec_problems",
+    "asset_values_problems",
+}
 # Authenticated by a secret they are given (invitation token, client credentials), not an actor.
 CREDENTIAL_SERVICES = {
     "member_accept_invitation",
@@ -68,6 +78,7 @@ ACTORS: dict[str, Callable[[Cast], Actor]] = {
 ALLOWED: dict[Permission, set[str]] = {
     Permission.WRITE_REGISTER: {"admin", "editor", "operator job", "scheduled-import job"},
     Permission.CONFIGURE_REGISTER: {"admin", "operator job"},
+    Permission.RUN_IMPORT: {"admin", "editor", "operator job", "scheduled-import job"},
     Permission.MANAGE_ORGANIZATION: {"admin", "operator job"},
     # Each member for themself (decision 0014): no system job or service account.
     Permission.MANAGE_OWN_ACCOUNT: {"admin", "editor", "auditor", "viewer"},
@@ -152,12 +163,40 @@ def _past(hours: int) -> Any:
     return now() - timedelta(hours=hours)
 
 
-W, C, M = (
+W, C, M, R = (
     Permission.WRITE_REGISTER,
     Permission.CONFIGURE_REGISTER,
     Permission.MANAGE_ORGANIZATION,
+    Permission.RUN_IMPORT,
 )
-AS, OS = asset_services, org_services
+AS, OS, IS = asset_services, org_services, import_services
+PROFILE = {"name": "AMOS", "format": "csv", "columns": {"assetKey": "Key", "displayName": "Name"}}
+
+
+def _profile(cast: Cast) -> Any:
+    return IS.import_profile_create(
+        organization=cast.org, actor=operator(cast.org), reason=REASON, definition=PROFILE
+    )
+
+
+def _export(cast: Cast) -> tuple[Any, Any]:
+    """A profile and a one-row export for it."""
+    folder = Path(tempfile.mkdtemp(prefix="policy-import-"))
+    (folder / "a.csv").write_text("Key,Name\nTUG-9,Aircraft tug\n", encoding="utf-8")
+    return _profile(cast), IS.SourceFile(folder / "a.csv", "a.csv")
+
+
+def _planned(cast: Cast) -> Any:
+    profile, source = _export(cast)
+    return IS.import_run_start(
+        organization=cast.org,
+        actor=operator(cast.org),
+        reason=REASON,
+        profile_id=profile.id,
+        source=source,
+        trigger="cli",
+    )
+
 
 ROWS: dict[str, Row] = {
     # --- organizations ---
@@ -388,6 +427,51 @@ ROWS: dict[str, Row] = {
             **_in(c, a), asset_ids=[held.asset_id], to_member_id=c.editor.id
         ),
         _held,
+    ),
+    "custody_bulk_hand_to_holders": Row(
+        W,
+        lambda c, a, held: AS.custody_bulk_hand_to_holders(
+            **_in(c, a), holders={held.asset_id: c.editor.id}
+        ),
+        _held,
+    ),
+    # --- imports ---
+    "import_profile_create": Row(
+        C, lambda c, a, _: IS.import_profile_create(**_in(c, a), definition=PROFILE)
+    ),
+    "import_profile_update": Row(
+        C,
+        lambda c, a, p: IS.import_profile_update(
+            **_in(c, a), profile_id=p.id, definition={**PROFILE, "name": "AMOS 2"}
+        ),
+        _profile,
+    ),
+    "import_profile_delete": Row(
+        C, lambda c, a, p: IS.import_profile_delete(**_in(c, a), profile_id=p.id), _profile
+    ),
+    "import_run_start": Row(
+        R,
+        lambda c, a, ps: IS.import_run_start(
+            **_in(c, a), profile_id=ps[0].id, source=ps[1], trigger="web"
+        ),
+        _export,
+    ),
+    "import_run_apply": Row(
+        R, lambda c, a, run: IS.import_run_apply(**_in(c, a), run_id=run.id), _planned
+    ),
+    "import_run_discard": Row(
+        R, lambda c, a, run: IS.import_run_discard(**_in(c, a), run_id=run.id), _planned
+    ),
+    "import_run_unreachable": Row(
+        R,
+        lambda c, a, p: IS.import_run_unreachable(
+            **_in(c, a),
+            profile_id=p.id,
+            source_name="https://cmms.example/export.csv",
+            message="the export URL answered 404 Not Found",
+            trigger="schedule",
+        ),
+        _profile,
     ),
     "custody_end": Row(
         W, lambda c, a, held: AS.custody_end(**_in(c, a), assignment_id=held.id), _held

@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 
 from registra.assets import services as asset_services
 from registra.assets.models import Asset
@@ -185,6 +187,46 @@ def test_the_imports_page_shows_profiles_and_runs_with_each_role_s_controls(
         assert "2 creates, 2 new calibrations" in html
         assert ("New profile" in html) is admin_controls
         assert ("Import a profile file (TOML)" in html) is admin_controls
+
+
+def _home_page_queries(client: Client) -> tuple[int, str]:
+    """The imports page's number of queries, and its HTML."""
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(BASE)
+    assert page.status_code == 200
+    return len(queries), _html(page)
+
+
+def _last_run_cell(html: str, profile: ImportProfile) -> str:
+    row = re.search(rf">{re.escape(profile.name)}</a></th>(.*?)</tr>", html, re.S)
+    assert row, profile.name
+    return row.group(1).rsplit("<td>", 1)[-1]
+
+
+def test_the_imports_page_reads_the_last_runs_in_a_fixed_number_of_queries(
+    cast: Cast, viewer: Client, tmp_path: Path
+) -> None:
+    first = make_profile(cast)
+    run(cast, first, export(tmp_path / "first.csv", [row("TW-1")]))
+    few, _ = _home_page_queries(viewer)
+    profiles = [first]
+    last: dict[str, ImportRun | None] = {first.id: ImportRun.objects.get(profile=first)}
+    for n, runs in enumerate((2, 0, 2, 0)):  # four more profiles: two run twice, two never
+        profile = make_profile(cast, name=f"Hangar {n} nightly")
+        profiles.append(profile)
+        last[profile.id] = None
+        for m in range(runs):
+            source = export(tmp_path / f"hangar-{n}-{m}.csv", [row(f"H{n}-{m}")])
+            last[profile.id] = run(cast, profile, source)
+    many, html = _home_page_queries(viewer)
+    # session, member, organization, membership, the profiles, the recent runs, the profiles'
+    # last runs: the same with one profile or five
+    assert few == many == 7
+    for profile in profiles:
+        newest = last[profile.id]
+        cell = _last_run_cell(html, profile)
+        assert (f'href="{BASE}runs/{newest.id}/"' if newest else "never run") in cell
+    assert ImportRun.objects.filter(organization=cast.org).count() == 5
 
 
 def test_a_profile_page_offers_the_upload_to_who_may_run_imports(

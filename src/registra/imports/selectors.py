@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from django.db.models import OuterRef, Subquery
+
 from registra.core import sql
 from registra.core.queries import first_or_404
 from registra.imports.choices import ItemKind, RunStatus
@@ -36,6 +38,21 @@ def run_list(
     if profile_id:
         runs = runs.filter(profile_id=profile_id)
     return list(runs.order_by("-created_at", "-id")[:limit])
+
+
+def latest_run_by_profile(organization: Organization) -> dict[str, ImportRun]:
+    """Each profile's newest run (newest as ``run_list`` orders them), by profile id, in one
+    read whatever the number of profiles; a profile with no run has no entry."""
+    newest = (
+        ImportRun.objects.filter(organization=organization, profile_id=OuterRef("pk"))
+        .order_by("-created_at", "-id")
+        .values("id")[:1]
+    )
+    profiles = ImportProfile.objects.filter(organization=organization)
+    runs = ImportRun.objects.filter(
+        organization=organization, id__in=profiles.values(newest_id=Subquery(newest))
+    )
+    return {run.profile_id: run for run in runs if run.profile_id}
 
 
 def run_get(organization: Organization, run_id: str) -> ImportRun:

@@ -10,7 +10,8 @@ from registra.web.views import (
     bulk,
     custody,
     dashboard,
-    imports,  # --- imports (issue 9) ---
+    import_profiles,  # --- imports (issue 9) ---
+    import_runs,  # --- imports (issue 9) ---
     invitations,
     members,
     mfa,
@@ -195,52 +196,56 @@ urlpatterns = [
         name="required-kind-remove",
     ),
     # --- imports (issue 9) ---
-    path("o/<slug:slug>/imports/", imports.imports_home, name="imports"),
+    path("o/<slug:slug>/imports/", import_profiles.imports_home, name="imports"),
     path(
-        "o/<slug:slug>/imports/profiles/new", imports.profile_create, name="import-profile-create"
+        "o/<slug:slug>/imports/profiles/new",
+        import_profiles.profile_create,
+        name="import-profile-create",
     ),
     path(
         "o/<slug:slug>/imports/profiles/import",
-        imports.profile_import,
+        import_profiles.profile_import,
         name="import-profile-import",
     ),
     path(
         "o/<slug:slug>/imports/profiles/<str:profile_id>/",
-        imports.profile_detail,
+        import_profiles.profile_detail,
         name="import-profile",
     ),
     path(
         "o/<slug:slug>/imports/profiles/<str:profile_id>/edit",
-        imports.profile_edit,
+        import_profiles.profile_edit,
         name="import-profile-edit",
     ),
     path(
         "o/<slug:slug>/imports/profiles/<str:profile_id>/delete",
-        imports.profile_delete,
+        import_profiles.profile_delete,
         name="import-profile-delete",
     ),
     path(
         "o/<slug:slug>/imports/profiles/<str:profile_id>/profile.toml",
-        imports.profile_export,
+        import_profiles.profile_export,
         name="import-profile-export",
     ),
     path(
         "o/<slug:slug>/imports/profiles/<str:profile_id>/run",
-        imports.run_start,
+        import_runs.run_start,
         name="import-run-start",
     ),
-    path("o/<slug:slug>/imports/runs/<str:run_id>/", imports.run_detail, name="import-run"),
+    path("o/<slug:slug>/imports/runs/<str:run_id>/", import_runs.run_detail, name="import-run"),
     path(
-        "o/<slug:slug>/imports/runs/<str:run_id>/apply", imports.run_apply, name="import-run-apply"
+        "o/<slug:slug>/imports/runs/<str:run_id>/apply",
+        import_runs.run_apply,
+        name="import-run-apply",
     ),
     path(
         "o/<slug:slug>/imports/runs/<str:run_id>/discard",
-        imports.run_discard,
+        import_runs.run_discard,
         name="import-run-discard",
     ),
     path(
         "o/<slug:slug>/imports/runs/<str:run_id>/errors.csv",
-        imports.run_errors,
+        import_runs.run_errors,
         name="import-run-errors",
     ),
     # --- end imports (issue 9) ---

@@ -17,7 +17,7 @@ from registra.assets.selectors import ReadinessCounts
 from registra.organizations import selectors as org_selectors
 from registra.organizations.policy import Permission
 from registra.web.pages import organization_page
-from registra.web.views import imports  # --- imports (issue 9) ---
+from registra.web.views import import_profiles  # --- imports (issue 9) ---
 
 # Chart geometry (SVG user units).
 BAR_AREA, ROW_HEIGHT, LABEL_WIDTH = 360, 26, 210
@@ -94,6 +94,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "chart": _chart(kinds),
         "window": org.due_soon_days,
         "at": at,
-        **imports.dashboard_panels(org),  # --- imports (issue 9) ---
+        **import_profiles.dashboard_panels(org),  # --- imports (issue 9) ---
     }
     return render(request, "web/dashboard.html", context)

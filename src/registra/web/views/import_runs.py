@@ -1,15 +1,13 @@
-"""The CMMS import's pages: the profiles and recent runs, a profile's page (upload a file to
-plan it), the profile form, a profile file's export and import, the run page with its plan,
-apply and discard, a run's error report, and the dashboard's panel.
+"""The CMMS import's run pages: a file uploaded to plan it with a profile, the run page with its
+plan (filtered and paged, each item as the page shows it), apply and discard, and a run's
+error report.
 
-Members who may read the register see every page read-only; ``RUN_IMPORT`` (admins, editors)
-uploads a file to plan it and applies or discards a plan; ``CONFIGURE_REGISTER`` (admins)
-manages the profiles. Each write is a form with a reason calling one service; a refusal comes
-back as the form with everything typed and the message next to its field."""
+Members who may read the register see a run read-only; ``RUN_IMPORT`` (admins, editors)
+uploads a file to plan it and applies or discards a plan. Each write is a form with a reason
+calling one service; a refusal comes back as the form with the message next to its field."""
 
 from __future__ import annotations
 
-import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,52 +19,36 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from registra.core.csvcells import csv_chunks
-from registra.core.errors import NotFound, RegistraError
+from registra.core.errors import RegistraError
 from registra.imports import selectors
 from registra.imports import services as import_services
-from registra.imports.models import ImportPlanItem, ImportProfile, ImportRun
+from registra.imports.models import ImportPlanItem, ImportRun
 from registra.organizations import selectors as org_selectors
 from registra.organizations.models import Organization
 from registra.organizations.policy import Permission
 from registra.web.asset_forms import ReasonForm
 from registra.web.errors import or_404, show_on_form
-from registra.web.import_forms import (
-    PlanQuery,
-    ProfileFileForm,
-    ProfileForm,
-    ReplaceProfileForm,
-    RunUploadForm,
-    profile_summary,
-)
+from registra.web.import_run_forms import PlanQuery, RunUploadForm
 from registra.web.pages import form_page, org_url, organization_page, service_args
-from registra_client import dump_profile, profile_from_dict
+from registra.web.views.import_profiles import (
+    COUNT_LABELS,
+    FORM_FIELDS,
+    counts_summary,
+    organization_of,
+    profile_of,
+    profile_page,
+    trigger_text,
+)
 
 read_page = organization_page(Permission.READ_REGISTER)
 import_page = organization_page(Permission.RUN_IMPORT)
-configure_page = organization_page(Permission.CONFIGURE_REGISTER)
 form_methods = require_http_methods(["GET", "POST"])
-RECENT_RUNS = 50
-PROFILE_RUNS = 20
 ERROR_REPORT_HEADER = ("line", "assetKey", "column", "value", "reason")
-# The services' field names -> the forms' fields (the profile form places its own).
-FORM_FIELDS = {"reason": "reason", "file": "file", "name": "file"}
-# What a plan's counts are called, in the order the run page shows them.
-COUNT_LABELS = (
-    ("create", "creates"),
-    ("update", "updates"),
-    ("status", "status changes"),
-    ("unchanged", "unchanged"),
-    ("handoff", "custody handoffs"),
-    ("assessment", "new calibrations"),
-    ("absent", "absent"),
-    ("conflict", "conflicts"),
-    ("error", "row errors"),
-)
 # What an apply changed, for the message after it.
 APPLIED_LABELS = (
     ("create", "created"),
@@ -87,122 +69,21 @@ KIND_LABELS = {
     "conflict": "Conflict",
     "error": "Row error",
 }
-TRIGGER_LABELS = {"web": "web upload", "cli": "command line", "schedule": "nightly schedule"}
 NOTHING = "—"
 
 
-def _org(request: HttpRequest) -> Organization:
-    return request.organization  # type: ignore[attr-defined, no-any-return]
-
-
 def _run(request: HttpRequest, run_id: str) -> ImportRun:
-    return or_404(selectors.run_get, _org(request), run_id)
-
-
-def _profile(request: HttpRequest, profile_id: str) -> ImportProfile:
-    return or_404(selectors.profile_get, _org(request), profile_id)
+    return or_404(selectors.run_get, organization_of(request), run_id)
 
 
 def _to_run(request: HttpRequest, run: ImportRun) -> HttpResponse:
     return redirect(org_url(request, "import-run", run_id=run.id))
 
 
-def _to_profile(request: HttpRequest, profile: ImportProfile) -> HttpResponse:
-    return redirect(org_url(request, "import-profile", profile_id=profile.id))
-
-
-def counts_summary(counts: dict[str, int]) -> str:
-    """A run's counts in a few words ("3 creates, 10 updates, 120 unchanged")."""
-    parts = [f"{counts[k]} {label}" for k, label in COUNT_LABELS if counts.get(k)]
-    return ", ".join(parts) or "nothing"
-
-
 def applied_message(run: ImportRun) -> str:
     """The message after an apply: what it changed."""
     parts = [f"{run.counts[k]} {label}" for k, label in APPLIED_LABELS if run.counts.get(k)]
     return "Applied: " + (", ".join(parts) if parts else "nothing needed a change") + "."
-
-
-def run_rows(runs: list[ImportRun]) -> list[dict[str, Any]]:
-    """The runs as their tables show them: with their counts in words and their trigger."""
-    return [{"run": r, "summary": counts_summary(r.counts), "trigger": _trigger(r)} for r in runs]
-
-
-def _trigger(run: ImportRun) -> str:
-    return TRIGGER_LABELS.get(run.trigger, run.trigger)
-
-
-def latest_runs(
-    organization: Organization,
-    profiles: list[ImportProfile],
-    recent: list[ImportRun] | None = None,
-) -> dict[str, ImportRun]:
-    """Each profile's newest run, by profile id: from the organization's recent runs, and one
-    read more for each profile with none among them (an organization has a few profiles)."""
-    if recent is None:
-        recent = selectors.run_list(organization, limit=RECENT_RUNS)
-    latest: dict[str, ImportRun] = {}
-    for run in recent:
-        if run.profile_id:
-            latest.setdefault(run.profile_id, run)
-    for profile in profiles:
-        if profile.id not in latest:
-            older = selectors.run_list(organization, profile_id=profile.id, limit=1)
-            latest.update({profile.id: older[0]} if older else {})
-    return latest
-
-
-def dashboard_panels(organization: Organization) -> dict[str, Any]:
-    """The dashboard's imports: the plans waiting for review, and each profile's last run."""
-    profiles = selectors.profile_list(organization)
-    latest = latest_runs(organization, profiles) if profiles else {}
-    return {
-        "imports_waiting": run_rows(selectors.runs_waiting_for_review(organization)),
-        "import_profiles": [(p, latest.get(p.id)) for p in profiles],
-    }
-
-
-# --- the imports page and a profile's page -----------------------------------------------------
-
-
-@require_GET
-@read_page
-def imports_home(request: HttpRequest) -> HttpResponse:
-    org = _org(request)
-    profiles = selectors.profile_list(org)
-    recent = selectors.run_list(org, limit=RECENT_RUNS)
-    latest = latest_runs(org, profiles, recent)
-    rows = [
-        {
-            "profile": p,
-            "summary": profile_summary(p.definition, org.timezone),
-            "last": latest.get(p.id),
-        }
-        for p in profiles
-    ]
-    context = {"nav": "imports", "profiles": rows, "runs": run_rows(recent)}
-    return render(request, "web/imports/home.html", context)
-
-
-def _profile_page(
-    request: HttpRequest, profile: ImportProfile, form: RunUploadForm, *, status: int | None = None
-) -> HttpResponse:
-    org = _org(request)
-    runs = selectors.run_list(org, profile_id=profile.id, limit=PROFILE_RUNS)
-    context = {
-        "nav": "imports",
-        "profile": profile,
-        "summary": profile_summary(profile.definition, org.timezone),
-        "form": form,
-        "runs": run_rows(runs),
-    }
-    return form_page(request, "web/imports/profile.html", context, status=status)
-
-
-@require_GET
-@read_page
-def profile_detail(request: HttpRequest, profile_id: str) -> HttpResponse:
-    return _profile_page(request, _profile(request, profile_id), RunUploadForm())
 
 
 # --- running a file ----------------------------------------------------------------------------
@@ -231,10 +112,10 @@ def _on_disk(upload: UploadedFile) -> Iterator[Path]:
 def run_start(request: HttpRequest, profile_id: str) -> HttpResponseBase:
     """Plan an uploaded file with the profile (a preview: nothing changes) and show its run;
     a file the profile cannot read is a failed run, whose page says why."""
-    profile = _profile(request, profile_id)
+    profile = profile_of(request, profile_id)
     form = RunUploadForm(request.POST, request.FILES)
     if not form.is_valid():
-        return _profile_page(request, profile, form)
+        return profile_page(request, profile, form)
     upload: UploadedFile = form.cleaned_data["file"]
     try:
         with _on_disk(upload) as path:
@@ -250,7 +131,7 @@ def run_start(request: HttpRequest, profile_id: str) -> HttpResponseBase:
         return _to_run(request, exc.run)
     except RegistraError as exc:
         show_on_form(form, exc, FORM_FIELDS)
-        return _profile_page(request, profile, form, status=exc.status)
+        return profile_page(request, profile, form, status=exc.status)
     messages.success(request, f"Planned: {counts_summary(run.counts)}. Nothing has changed yet.")
     return _to_run(request, run)
 
@@ -402,7 +283,7 @@ def _run_page(
 ) -> HttpResponse:
     """The run page: what was read, the counts as filters of the plan, one page of the plan
     (with the apply form when the member may apply)."""
-    org = _org(request)
+    org = organization_of(request)
     query = _plan_query(request)
     kind = query.cleaned_data["kind"]
     items, next_after = selectors.plan_page(
@@ -416,7 +297,7 @@ def _run_page(
     context = {
         "nav": "imports",
         "run": run,
-        "trigger": _trigger(run),
+        "trigger": trigger_text(run),
         "counts": counts,
         "kind": kind,
         "all_url": _filter_url(query, kind=""),
@@ -486,155 +367,10 @@ def run_discard(request: HttpRequest, run_id: str) -> HttpResponseBase:
 def run_errors(request: HttpRequest, run_id: str) -> StreamingHttpResponse:
     """The run's row errors as CSV (line, asset key, column, value, reason), streamed, every
     cell formula-safe."""
-    org = _org(request)
+    org = organization_of(request)
     run = _run(request, run_id)
     rows = selectors.error_report_rows(org, run)
     lines = csv_chunks(ERROR_REPORT_HEADER, rows, timezone.get_current_timezone())
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{run.id}-errors.csv"'
     return response
-
-
-# --- profiles ----------------------------------------------------------------------------------
-
-
-def _profile_form(request: HttpRequest, profile: ImportProfile | None) -> HttpResponseBase:
-    """New (``profile=None``) or edit: the form, its refusal (400, or the service's status)
-    with everything typed, or "Add more rows" (the same form, nothing checked)."""
-    definition = profile.definition if profile else None
-    post = request.POST if request.method == "POST" else None
-    more_rows = post is not None and "more_rows" in post
-    form = ProfileForm(post, definition=definition, more_rows=more_rows)
-    status = 200 if more_rows else None
-    if post is not None and not more_rows and form.is_valid():
-        args = service_args(request, form.cleaned_data["reason"])
-        try:
-            if profile is None:
-                saved = import_services.import_profile_create(**args, definition=form.definition())
-            else:
-                saved = import_services.import_profile_update(
-                    **args, profile_id=profile.id, definition=form.definition()
-                )
-        except RegistraError as exc:
-            form.show_issues(exc)
-            status = exc.status
-        else:
-            messages.success(request, f"Profile {saved.name} {'saved' if profile else 'created'}.")
-            return _to_profile(request, saved)
-    context = {"nav": "imports", "form": form, "profile": profile}
-    return form_page(request, "web/imports/profile_form.html", context, status=status)
-
-
-@form_methods
-@configure_page
-def profile_create(request: HttpRequest) -> HttpResponseBase:
-    return _profile_form(request, None)
-
-
-@form_methods
-@configure_page
-def profile_edit(request: HttpRequest, profile_id: str) -> HttpResponseBase:
-    return _profile_form(request, _profile(request, profile_id))
-
-
-@form_methods
-@configure_page
-def profile_delete(request: HttpRequest, profile_id: str) -> HttpResponseBase:
-    """Delete a profile (a confirmation page with a reason); its runs stay in the history."""
-    profile = _profile(request, profile_id)
-    form = ReasonForm(request.POST if request.method == "POST" else None)
-    status: int | None = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            import_services.import_profile_delete(
-                **service_args(request, form.cleaned_data["reason"]), profile_id=profile.id
-            )
-        except RegistraError as exc:
-            show_on_form(form, exc, FORM_FIELDS)
-            status = exc.status
-        else:
-            messages.success(request, f"Profile {profile.name} deleted; its runs stay listed.")
-            return redirect(org_url(request, "imports"))
-    context = {"nav": "imports", "profile": profile, "form": form}
-    return form_page(request, "web/imports/profile_delete.html", context, status=status)
-
-
-def toml_file_name(name: str) -> str:
-    """``<name>.toml``, with only characters every browser keeps in a download's name."""
-    safe = re.sub(r"[^A-Za-z0-9._ -]+", "-", name).strip(" .-")
-    return f"{safe or 'profile'}.toml"
-
-
-@require_GET
-@configure_page
-def profile_export(request: HttpRequest, profile_id: str) -> HttpResponse:
-    """The profile as a TOML file (what "Import a profile file" and the CLI read back)."""
-    profile = _profile(request, profile_id)
-    text = dump_profile(profile_from_dict(profile.definition))
-    response = HttpResponse(text, content_type="application/toml; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{toml_file_name(profile.name)}"'
-    return response
-
-
-def _profile_named(request: HttpRequest, name: str) -> ImportProfile | None:
-    try:
-        return selectors.profile_get_by_name(_org(request), name)
-    except NotFound:
-        return None
-
-
-@form_methods
-@configure_page
-def profile_import(request: HttpRequest) -> HttpResponseBase:
-    """Create a profile from a TOML file; a file naming an existing profile asks first whether
-    to replace it (that second POST carries the file's text)."""
-    if request.method == "POST" and "text" in request.POST:
-        return _profile_replace(request)
-    form = ProfileFileForm(request.POST or None, request.FILES or None)
-    status: int | None = None
-    if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
-        existing = _profile_named(request, d["definition"]["name"])
-        if existing is not None:
-            replace = ReplaceProfileForm(initial={"text": d["text"], "reason": d["reason"]})
-            context = {"nav": "imports", "form": replace, "profile": existing}
-            return render(request, "web/imports/profile_replace.html", context)
-        try:
-            profile = import_services.import_profile_create(
-                **service_args(request, d["reason"]), definition=d["definition"]
-            )
-        except RegistraError as exc:
-            show_on_form(form, exc, FORM_FIELDS)
-            status = exc.status
-        else:
-            messages.success(request, f"Profile {profile.name} imported.")
-            return _to_profile(request, profile)
-    context = {"nav": "imports", "form": form}
-    return form_page(request, "web/imports/profile_import.html", context, status=status)
-
-
-def _profile_replace(request: HttpRequest) -> HttpResponseBase:
-    """The second step of an import over an existing profile: replace it (an update)."""
-    form = ReplaceProfileForm(request.POST)
-    profile: ImportProfile | None = None
-    status: int | None = None
-    if form.is_valid():
-        d = form.cleaned_data
-        profile = _profile_named(request, d["definition"]["name"])
-        if profile is None:
-            form.add_error(None, "That profile was deleted meanwhile: import the file again.")
-        else:
-            try:
-                profile = import_services.import_profile_update(
-                    **service_args(request, d["reason"]),
-                    profile_id=profile.id,
-                    definition=d["definition"],
-                )
-            except RegistraError as exc:
-                show_on_form(form, exc, FORM_FIELDS)
-                status = exc.status
-            else:
-                messages.success(request, f"Profile {profile.name} replaced by the file.")
-                return _to_profile(request, profile)
-    context = {"nav": "imports", "form": form, "profile": profile}
-    return form_page(request, "web/imports/profile_replace.html", context, status=status)
