@@ -21,7 +21,6 @@ the example profile (``examples/cmms-profile.toml``):
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -32,8 +31,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-from cmms_export import write_export  # noqa: E402
 
 SLUG = "skyline-mro"
 PROFILE = ROOT / "examples" / "cmms-profile.toml"
@@ -94,9 +91,10 @@ def _environment(database_url: str, work: Path) -> dict[str, str]:
 def _export(work: Path, rows: int) -> Path:
     path = work / f"export-{rows}.csv"
     if not path.exists():
-        started = time.monotonic()
-        write_export(path, rows=rows, slug=SLUG, seed=1)
-        print(f"wrote {path} in {time.monotonic() - started:.1f}s", file=sys.stderr)
+        # In a process of its own, as every step: this one stays small, so the peak memory a
+        # child reports is its own (Linux carries the parent's peak into a child's ru_maxrss).
+        generator = [sys.executable, str(ROOT / "bench" / "cmms_export.py")]
+        subprocess.run([*generator, "--rows", str(rows), "--out", str(path)], check=True)
     return path
 
 
@@ -124,22 +122,29 @@ def _run(env: dict[str, str], path: Path, *extra: str) -> dict[str, Any]:
 
 def _copy(database_url: str, path: Path) -> dict[str, Any]:
     """The export's rows, as text, into a scratch table by COPY: the floor for writing them."""
-    import psycopg
-
-    with open(path, encoding="cp1252", newline="") as f:
-        reader = csv.reader(f, delimiter=";")
-        header = next(reader)
-        rows = list(reader)
-    columns = ", ".join(f"c{i} text" for i in range(len(header)))
-    with psycopg.connect(database_url) as conn:
-        conn.execute(f"CREATE TEMP TABLE scratch ({columns})")
-        started = time.monotonic()
-        with conn.cursor().copy("COPY scratch FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        conn.commit()
-        seconds = time.monotonic() - started
-    return {"rows": len(rows), "seconds": round(seconds, 2)}
+    code = f"""
+import csv, json, time
+import psycopg
+with open({str(path)!r}, encoding="cp1252", newline="") as f:
+    reader = csv.reader(f, delimiter=";")
+    header = next(reader)
+    rows = list(reader)
+columns = ", ".join(f"c{{i}} text" for i in range(len(header)))
+with psycopg.connect({database_url!r}) as conn:
+    conn.execute(f"CREATE TABLE bench_copy_scratch ({{columns}})")
+    conn.commit()
+    started = time.monotonic()
+    with conn.cursor().copy("COPY bench_copy_scratch FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    conn.commit()
+    seconds = time.monotonic() - started
+    conn.execute("DROP TABLE bench_copy_scratch")
+    conn.commit()
+print(json.dumps({{"rows": len(rows), "seconds": round(seconds, 3)}}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return dict(json.loads(done.stdout))
 
 
 def _big_csv(work: Path, sample: Path, gigabytes: float) -> Path:
@@ -163,8 +168,12 @@ def _big_csv(work: Path, sample: Path, gigabytes: float) -> Path:
 
 def _stream(path: Path) -> dict[str, Any]:
     code = f"""
-import json, resource, time
+import json, time
 from registra_client import Mapper, load_profile, read_table
+def rss_mib():  # the resident memory now (ru_maxrss would carry the parent's over exec)
+    with open("/proc/self/status") as f:
+        kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    return round(kb / 1024)
 profile = load_profile({str(PROFILE)!r})
 started, rows, issues, samples = time.monotonic(), 0, 0, []
 with read_table({str(path)!r}, profile) as table:
@@ -174,10 +183,10 @@ with read_table({str(path)!r}, profile) as table:
         if isinstance(mapper.map(row), list):
             issues += 1
         if rows % 1_000_000 == 0:
-            samples.append(round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+            samples.append(rss_mib())
 seconds = time.monotonic() - started
 print(json.dumps({{"rows": rows, "rowsWithIssues": issues, "seconds": round(seconds, 1),
-    "rowsPerSecond": round(rows / seconds), "peakMiBPerMillionRows": samples}}))
+    "rowsPerSecond": round(rows / seconds), "residentMiBEachMillionRows": samples}}))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     result = json.loads(done.stdout)

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from django.db.models import (
@@ -54,25 +54,26 @@ def asset_keys_taken(organization: Organization, asset_keys: list[str]) -> set[s
     return set(rows_in(keys, "asset_key", asset_keys))
 
 
-# What the CMMS import compares of an asset (``imports.planning.register_value``).
-_IMPORT_FIELDS = (
-    "id",
-    "asset_key",
-    "asset_kind",
-    "display_name",
-    "description",
-    "source_kind",
-    "status",
-    "commissioned_at",
-    "asset_snapshot",
-    "source_ref_snapshot",
-)
+class ImportedAsset(NamedTuple):
+    """What the CMMS import compares of an asset (``imports.planning.register_value``): a
+    plain row, read without building model instances."""
+
+    id: str
+    asset_key: str
+    asset_kind: str
+    display_name: str
+    description: str
+    source_kind: str
+    status: str
+    commissioned_at: datetime | None
+    asset_snapshot: dict[str, Any]
+    source_ref_snapshot: dict[str, Any]
 
 
-def assets_by_keys(organization: Organization, asset_keys: list[str]) -> dict[str, Asset]:
+def assets_by_keys(organization: Organization, asset_keys: list[str]) -> dict[str, ImportedAsset]:
     """The organization's assets with these keys, by key (the fields an import compares)."""
-    assets = Asset.objects.filter(organization=organization).only(*_IMPORT_FIELDS)
-    return {a.asset_key: a for a in rows_in(assets, "asset_key", asset_keys)}
+    rows = Asset.objects.filter(organization=organization).values_list(*ImportedAsset._fields)
+    return {row[1]: ImportedAsset(*row) for row in rows_in(rows, "asset_key", asset_keys)}
 
 
 def asset_ids_by_keys(organization: Organization, asset_keys: list[str]) -> dict[str, str]:

@@ -16,12 +16,18 @@ from typing import Any
 
 from registra.assets import selectors as asset_selectors
 from registra.assets import services as asset_services
+from registra.assets.models import Asset, AssetReadiness, CustodyAssignment, ReadinessAssessment
+from registra.core import sql
 from registra.core.audit import Actor
+from registra.core.models import AuditEvent
 from registra.imports.choices import WRITE_ORDER, ItemKind
 from registra.imports.models import ImportPlanItem, ImportRun
 from registra.organizations.models import Organization
 
 CHUNK = 2000
+# A run that wrote this many records refreshes the tables' statistics before it commits, so
+# the next run's lookups are planned for the tables as they now are.
+ANALYZE_AFTER = 10_000
 
 
 def apply_plan(
@@ -42,6 +48,8 @@ def apply_plan(
             done += len(items)
             if progress:
                 progress("applying", done, total)
+    if done >= ANALYZE_AFTER:
+        sql.analyze(Asset, AssetReadiness, CustodyAssignment, ReadinessAssessment, AuditEvent)
 
 
 def _write(
