@@ -74,7 +74,7 @@ def register_value(asset: Any, field: str, zone: ZoneInfo) -> Any:
         at = asset.commissioned_at
         return at.astimezone(zone).date() if at else None
     if field == "externalId":
-        return (asset.source_ref_snapshot or {}).get("externalId")
+        return asset.external_id
     snapshot = asset.asset_snapshot or {}
     if field in _SNAPSHOT:
         return snapshot.get(field)
