@@ -10,22 +10,28 @@ by the asset services' own validators, so a plan that passes applies.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime, time
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from registra.assets import selectors as asset_selectors
 from registra.assets import services as asset_services
 from registra.assets.choices import ASSET_TRANSITIONS, AssetStatus
-from registra.core import bulk
 from registra.core.audit import jsonable
 from registra.imports.choices import ItemKind
-from registra.imports.models import ImportPlanItem, ImportRun
-from registra.organizations import selectors as org_selectors
-from registra.organizations.choices import MembershipStatus
+from registra.imports.items import PlanItems
+from registra.imports.models import ImportRun
+from registra.imports.values import (
+    COLUMNS,
+    SNAPSHOT,
+    Holder,
+    local_midnight,
+    members_by_reference,
+    plain,
+    put,
+    register_value,
+    same,
+)
 from registra.organizations.models import Organization
 from registra_client import Calibration, MappedRow, Mapper, Profile, Row, RowIssue
 
@@ -33,81 +39,8 @@ BATCH_ROWS = 2000
 CALIBRATION = "calibration"
 CUSTODY = "custody"
 
-# Import field -> the asset's model field, for the fields that are columns of the asset.
-_COLUMNS = {
-    "assetKind": "asset_kind",
-    "displayName": "display_name",
-    "description": "description",
-    "sourceKind": "source_kind",
-}
-_SNAPSHOT = ("manufacturer", "model", "serialNumber", "location")
 
-
-@dataclass(frozen=True)
-class Holder:
-    """A member a CMMS holder cell may name."""
-
-    id: str
-    email: str
-    active: bool
-
-
-def members_by_reference(organization: Organization, match: str) -> dict[str, Holder]:
-    """The organization's members by the CMMS's holder reference: lower-cased email or the
-    external employee id."""
-    found = {}
-    for m in org_selectors.member_list(organization):
-        ref = m.email.lower() if match == "email" else m.external_employee_id
-        if ref:
-            found[ref] = Holder(m.id, m.email, m.status == MembershipStatus.ACTIVE)
-    return found
-
-
-def register_value(asset: Any, field: str, zone: ZoneInfo) -> Any:
-    """What the register holds for one import field of ``asset``, in the form the mapper
-    gives the CMMS's value (dates as dates, numbers as floats)."""
-    if field in _COLUMNS:
-        return getattr(asset, _COLUMNS[field])
-    if field == "status":
-        return asset.status
-    if field == "commissionedAt":
-        at = asset.commissioned_at
-        return at.astimezone(zone).date() if at else None
-    if field == "externalId":
-        return asset.external_id
-    snapshot = asset.asset_snapshot or {}
-    if field in _SNAPSHOT:
-        return snapshot.get(field)
-    group, _, name = field.partition(".")
-    value = (snapshot.get(group) or {}).get(name)
-    if field == "acquisition.date" and isinstance(value, str):
-        return _iso_date(value)
-    return value
-
-
-def _iso_date(value: str) -> date | str:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return value
-
-
-def same(register: Any, cmms: Any) -> bool:
-    """Whether the register's value and the CMMS's agree: blank equals blank, numbers to the
-    cent (a CMMS rounds costs), everything else exactly."""
-    if register in (None, "") and cmms in (None, ""):
-        return True
-    if isinstance(cmms, float) and isinstance(register, int | float):
-        return abs(register - cmms) < 0.005
-    return bool(register == cmms)
-
-
-def local_midnight(day: date, zone: ZoneInfo) -> datetime:
-    """The start of ``day`` in the organization's time zone (CMMS dates have no time)."""
-    return datetime.combine(day, time(0), tzinfo=zone)
-
-
-class Planner:
+class Planner(PlanItems):
     """Writes one run's plan items, a batch of rows at a time (``add``), then the assets
     absent from the file (``finish``). Runs inside the run's transaction."""
 
@@ -117,9 +50,9 @@ class Planner:
         profile: Profile,
         run: ImportRun,
         mapper: Mapper,
-        validate: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None,
     ) -> None:
-        self.org, self.profile, self.run, self.mapper = organization, profile, run, mapper
+        super().__init__(organization, run)
+        self.profile, self.mapper = profile, mapper
         self.zone = organization.zone
         self.today = datetime.now(self.zone).date()
         self.mapped_fields = [f for f in profile.columns if f != "assetKey"]
@@ -131,11 +64,7 @@ class Planner:
         if profile.calibration:
             self.column_of[CALIBRATION] = profile.calibration.last_column
         self.seen: dict[str, int] = {}
-        self.counts: Counter[str] = Counter()
-        self.rows = self.rows_with_errors = 0
-        self.seq = 0
-        self.items: list[ImportPlanItem] = []  # planned, written at the end of the batch
-        self.row_items: list[ImportPlanItem] = []  # the current row's, until it is planned
+        self.rows = 0
 
     # --- rows ------------------------------------------------------------------------------
 
@@ -220,10 +149,10 @@ class Planner:
     def create_spec(self, row: MappedRow) -> dict[str, Any]:
         """The ``asset_bulk_create`` spec for a row whose key the register does not hold."""
         f = row.fields
-        snapshot: dict[str, Any] = {k: f[k] for k in _SNAPSHOT if f.get(k) is not None}
+        snapshot: dict[str, Any] = {k: f[k] for k in SNAPSHOT if f.get(k) is not None}
         for group in ("acquisition", "specifications"):
             values = {
-                name.partition(".")[2]: _plain(v)
+                name.partition(".")[2]: plain(v)
                 for name, v in f.items()
                 if name.startswith(group + ".") and v is not None
             }
@@ -343,16 +272,16 @@ class Planner:
         values: dict[str, Any] = {}
         snapshot = dict(asset.asset_snapshot or {})
         for field, (_, after) in changes.items():
-            if field in _COLUMNS:
-                values[_COLUMNS[field]] = after if after is not None else ""
+            if field in COLUMNS:
+                values[COLUMNS[field]] = after if after is not None else ""
             elif field == "commissionedAt":
                 values["commissioned_at"] = local_midnight(after, self.zone) if after else None
-            elif field in _SNAPSHOT:
-                _put(snapshot, field, after)
+            elif field in SNAPSHOT:
+                put(snapshot, field, after)
             elif field != "externalId":
                 group, _, name = field.partition(".")
                 inner = dict(snapshot.get(group) or {})
-                _put(inner, name, _plain(after))
+                put(inner, name, plain(after))
                 snapshot[group] = inner
         if snapshot != (asset.asset_snapshot or {}):
             values["asset_snapshot"] = snapshot
@@ -509,81 +438,3 @@ class Planner:
         column = self.column_of.get(field, field)
         raw = row.source_row.get(column, "") if column in row.source_row else ""
         return RowIssue(row.line, column, raw[:200], reason)
-
-    def _errors(self, line: int, issues: list[RowIssue], *, key: str) -> None:
-        """The row is not planned: nothing of it is applied, each of its problems listed."""
-        self.rows_with_errors += 1
-        self.row_items = []
-        for issue in issues:
-            self._add(
-                ItemKind.ERROR,
-                line,
-                key.strip()[:200],
-                "",
-                detail={"column": issue.column, "value": issue.value, "reason": issue.reason},
-            )
-        self._keep()
-
-    def _planned(self, row: MappedRow) -> None:
-        """The row's items join the plan; a row that planned nothing is listed unchanged."""
-        if not self.row_items:
-            self._add(ItemKind.UNCHANGED, row.line, row.key, "", detail={})
-        self._keep()
-
-    def _keep(self) -> None:
-        for item in self.row_items:
-            self.seq += 1
-            item.seq = self.seq
-            self.counts[item.kind] += 1
-        self.items.extend(self.row_items)
-        self.row_items = []
-
-    def _item(
-        self,
-        kind: str,
-        row: MappedRow,
-        *,
-        asset: Any = None,
-        detail: dict[str, Any],
-        payload: dict[str, Any] | None = None,
-    ) -> None:
-        self._add(kind, row.line, row.key, asset.id if asset else "", detail, payload or {})
-
-    def _add(
-        self,
-        kind: str,
-        line: int | None,
-        key: str,
-        asset_id: str,
-        detail: dict[str, Any],
-        payload: dict[str, Any] | None = None,
-    ) -> None:
-        self.row_items.append(
-            ImportPlanItem(
-                organization_id=self.org.id,
-                run_id=self.run.id,
-                seq=0,
-                kind=kind,
-                line=line,
-                asset_key=key,
-                asset_id=asset_id,
-                detail=detail,
-                payload=payload or {},
-            )
-        )
-
-    def _flush(self) -> None:
-        bulk.insert_many(ImportPlanItem, self.items)
-        self.items = []
-
-
-def _put(target: dict[str, Any], name: str, value: Any) -> None:
-    if value is None or value == "":
-        target.pop(name, None)
-    else:
-        target[name] = value
-
-
-def _plain(value: Any) -> Any:
-    """Snapshot values are JSON: dates as ISO text (as the web form writes them)."""
-    return value.isoformat() if isinstance(value, date) else value
