@@ -16,13 +16,14 @@ run page), and 2 when it could not run (unreadable file or profile, stale plan, 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-OPERATOR_REASON = "Operator command line: registra {}"
 SHOWN_ERRORS = 20
 LABELS = (
     ("create", "to create"),
@@ -84,9 +85,15 @@ def add_parser(sub: Any) -> None:
 
 
 def _operator(command: str, organization: Any) -> Any:
-    from registra.organizations.policy import actor_for_system_job
+    from registra.cli import _actor  # the one operator actor of the command line
 
-    return actor_for_system_job("operator", organization=organization, label=f"registra {command}")
+    return _actor(command, organization)
+
+
+def _operator_reason(command: str) -> str:
+    from registra.cli import OPERATOR_REASON
+
+    return OPERATOR_REASON.format(command)
 
 
 def cmd_import_run(args: argparse.Namespace) -> int:
@@ -105,7 +112,7 @@ def cmd_import_run(args: argparse.Namespace) -> int:
             run = import_run_start(
                 organization=org,
                 actor=_operator("import run", org),
-                reason=args.reason or OPERATOR_REASON.format(f"import run {path.name}"),
+                reason=args.reason or _operator_reason(f"import run {path.name}"),
                 profile_id=profile.id,
                 source=SourceFile(path=path, name=path.name),
                 trigger="cli",
@@ -123,12 +130,12 @@ def _report(org: Any, run: Any, args: argparse.Namespace) -> int:
 
     threshold = int(run.definition.get("error_threshold", 0))
     over = run.rows_with_errors > threshold
-    errors = [
-        {"line": line, "assetKey": key, "column": column, "value": value, "reason": reason}
-        for line, key, column, value, reason in _first(
-            selectors.error_report_rows(org, run), SHOWN_ERRORS
-        )
-    ]
+    # Closed once the first few are read: a PostgreSQL stream holds its connection till then.
+    with contextlib.closing(selectors.error_report_rows(org, run)) as rows:
+        errors = [
+            {"line": line, "assetKey": key, "column": column, "value": value, "reason": reason}
+            for line, key, column, value, reason in itertools.islice(rows, SHOWN_ERRORS)
+        ]
     if args.json:
         print(orjson.dumps(_as_json(run, threshold, errors), option=orjson.OPT_INDENT_2).decode())
     else:
@@ -182,15 +189,6 @@ def _print_text(run: Any, threshold: int, over: bool, errors: list[dict[str, Any
         print("preview: nothing was changed; run again with --apply, or apply on the run's page")
     else:
         print(f"{run.status}: {run.message}", file=sys.stderr)
-
-
-def _first(rows: Any, n: int) -> list[Any]:
-    out: list[Any] = []
-    for row in rows:
-        if len(out) == n:
-            break
-        out.append(row)
-    return out
 
 
 class _progress_bar:
@@ -256,7 +254,7 @@ def cmd_profile_import(args: argparse.Namespace) -> int:
         return 2
     org = org_selectors.organization_get_by_slug(args.org)
     actor = _operator("import profile import", org)
-    reason = args.reason or OPERATOR_REASON.format(f"import profile import {Path(args.file).name}")
+    reason = args.reason or _operator_reason(f"import profile import {Path(args.file).name}")
     try:
         existing = selectors.profile_get_by_name(org, definition["name"])
     except NotFound:

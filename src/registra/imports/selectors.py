@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from django.db.models import OuterRef, Subquery
@@ -89,7 +89,9 @@ def plan_page(
     return page, (page[-1].seq if more else None)
 
 
-def error_report_rows(organization: Organization, run: ImportRun) -> Iterator[tuple[Any, ...]]:
+def error_report_rows(
+    organization: Organization, run: ImportRun
+) -> Generator[tuple[Any, ...], None, None]:
     """``(line, asset key, column, value, reason)`` of every row error, in file order,
     streamed (the run's downloadable error report)."""
     items = (

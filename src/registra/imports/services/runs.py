@@ -26,9 +26,9 @@ from django_tasks_db.utils import exclusive_transaction
 from registra.assets import selectors as asset_selectors
 from registra.core import audit, validation
 from registra.core.audit import Actor
-from registra.core.errors import Conflict, NotFound, RegistraError, Unprocessable
+from registra.core.errors import Conflict, RegistraError, Unprocessable
 from registra.core.timefmt import now
-from registra.imports import planning
+from registra.imports import planning, selectors
 from registra.imports.choices import RunStatus, RunTrigger
 from registra.imports.models import ImportProfile, ImportRun
 from registra.imports.services.apply import apply_plan
@@ -85,7 +85,7 @@ def import_run_start(
     reason = validation.reason(reason)
     validation.choice("apply", apply, ("no", "yes", "auto"))
     validation.choice("trigger", trigger, RunTrigger.values)
-    profile = _profile(organization, profile_id)
+    profile = selectors.profile_get(organization, profile_id)
     run = _new_run(organization, actor, reason, profile, source, trigger, scheduled_for)
     try:
         with _holding(profile):
@@ -110,8 +110,8 @@ def import_run_apply(
     was planned on; else the run is refused (plan again) and ``ImportFailed`` raised."""
     require(actor, Permission.RUN_IMPORT, organization=organization)
     reason = validation.reason(reason)
-    run = _run(organization, run_id)
-    profile = _profile(organization, run.profile_id or "")
+    run = selectors.run_get(organization, run_id)
+    profile = selectors.profile_get(organization, run.profile_id or "")
     stale = ""
     try:
         with _holding(profile):
@@ -137,7 +137,7 @@ def import_run_discard(
     """Drop a plan that waits for review (nothing of it is applied)."""
     require(actor, Permission.RUN_IMPORT, organization=organization)
     reason = validation.reason(reason)
-    run = ImportRun.objects.select_for_update().get(pk=_run(organization, run_id).pk)
+    run = ImportRun.objects.select_for_update().get(pk=selectors.run_get(organization, run_id).pk)
     if run.status != RunStatus.PLANNED:
         raise Unprocessable(f"run {run.id} is {run.status}: only a planned run can be discarded")
     run.status = RunStatus.DISCARDED
@@ -151,20 +151,6 @@ def import_run_discard(
 
 class _Unreadable(Exception):
     """The file or the profile does not let the run plan (the message says why)."""
-
-
-def _profile(organization: Organization, profile_id: str) -> ImportProfile:
-    profile = ImportProfile.objects.filter(organization=organization, id=profile_id).first()
-    if profile is None:
-        raise NotFound(f"import profile {profile_id} not found")
-    return profile
-
-
-def _run(organization: Organization, run_id: str) -> ImportRun:
-    run = ImportRun.objects.filter(organization=organization, id=run_id).first()
-    if run is None:
-        raise NotFound(f"import run {run_id} not found")
-    return run
 
 
 def _new_run(

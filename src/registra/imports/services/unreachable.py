@@ -12,13 +12,13 @@ from django.db import IntegrityError, transaction
 from registra.core import validation
 from registra.core.audit import Actor
 from registra.core.errors import Conflict
+from registra.imports import selectors
 from registra.imports.choices import RunStatus, RunTrigger
 from registra.imports.models import ImportRun
 from registra.imports.services.runs import (
     SourceFile,
     _new_run,
     _occurrence_taken,
-    _profile,
     _record_end,
 )
 from registra.organizations.models import Organization
@@ -42,7 +42,7 @@ def import_run_unreachable(
     require(actor, Permission.RUN_IMPORT, organization=organization)
     reason = validation.reason(reason)
     validation.choice("trigger", trigger, RunTrigger.values)
-    profile = _profile(organization, profile_id)
+    profile = selectors.profile_get(organization, profile_id)
     source = SourceFile(path=Path(), name=source_name)  # read nothing; only its name is kept
     run = _new_run(organization, actor, reason, profile, source, trigger, scheduled_for)
     try:
