@@ -7,7 +7,7 @@ PORT ?= 8000
 DEMO_ORG ?= skyline-mro
 DEMO_ASSETS ?= 2000
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test test-client-alone lint bench clean
 
 # The browser tests drive Debian's Chromium (/usr/bin/chromium): Playwright downloads none.
 $(BIN)/registra: pyproject.toml client/pyproject.toml
@@ -31,9 +31,16 @@ lint: setup
 	REGISTRA_DATA_DIR=$$(mktemp -d) $(BIN)/django-admin makemigrations --check --dry-run \
 		--settings registra.settings
 
-# The whole suite: lint, type check, migrations check, tests (SQLite unless DATABASE_URL is set).
+# The whole suite: lint, type check, migrations check, tests (SQLite unless DATABASE_URL is set),
+# then the client package alone.
 test: lint
 	$(BIN)/pytest -q
+	$(MAKE) --no-print-directory test-client-alone
+
+# `pip install ./client` into a fresh virtual environment, and its own tests there: the client
+# installs and works without Django or any other server dependency.
+test-client-alone:
+	bash scripts/test-client-alone.sh
 
 bench: setup
 	$(BIN)/python bench/run.py

@@ -171,6 +171,18 @@ def test_assets_absent_from_the_file(cast: Cast, tmp_path, absent: str, status: 
     assert (gone.status, manual.status) == (status, "active")  # never decommissioned
 
 
+def test_a_row_the_import_cannot_use_still_names_its_asset(cast: Cast, tmp_path) -> None:
+    # Its date is impossible: the row is an error, but the asset is in the file, so it is
+    # not absent (mark-inactive would otherwise take it out of service for a typo).
+    kept = make_asset(cast.org, "TW-1", status="active", source_kind="cmms-import")
+    profile = make_profile(cast, absent="mark-inactive")
+    done = run(cast, profile, export(tmp_path / "a.csv", [row("TW-1", Last_Cal="31.02.2026")]))
+    assert _kinds(done) == {"error": 1}
+    assert _items(done, "absent") == []
+    kept.refresh_from_db()
+    assert kept.status == "active"
+
+
 def test_roles_and_tenants(cast: Cast, tmp_path) -> None:
     profile = make_profile(cast)
     source = export(tmp_path / "a.csv", [row("TW-1")])

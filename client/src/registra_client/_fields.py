@@ -112,3 +112,31 @@ class Problem:
 
     def __repr__(self) -> str:
         return f"Problem({self.reason!r})"
+
+
+REGISTER_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {
+        "assetKind": "asset_kind",
+        "displayName": "display_name",
+        "description": "description",
+        "sourceKind": "source_kind",
+    }
+)
+"""Import field -> the asset's attribute, for the fields that are columns of the asset (the
+server's model and the API's ``Asset`` record name them alike)."""
+
+
+def same_value(register: object, cmms: object) -> bool:
+    """Whether the register's value and the CMMS's agree, as a reviewer means it: blank
+    equals blank, numbers to the cent (a CMMS rounds costs), everything else exactly. The
+    import's plan and the drift check both decide with it."""
+    if register in (None, "") and cmms in (None, ""):
+        return True
+    if isinstance(cmms, float) and isinstance(register, int | float):
+        return abs(register - cmms) < 0.005
+    return bool(register == cmms)
+
+
+def duplicate_key_reason(first_line: int) -> str:
+    """Why a row whose key an earlier row of the file had is not used."""
+    return f"duplicate key: also on line {first_line}; the first row is used"

@@ -17,7 +17,7 @@ from typing import Any
 import tomli_w
 
 from registra_client import _checks as ck
-from registra_client._fields import CALIBRATION, CUSTODY, KEY
+from registra_client._fields import CALIBRATION, CUSTODY, DEFAULT_SOURCE_KIND, KEY, SOURCE_KIND
 
 FORMATS = ("csv", "jsonl", "xlsx")
 ABSENT_POLICIES = ("ignore", "mark-inactive", "flag")
@@ -98,6 +98,13 @@ class Profile:
     def key_column(self) -> str:
         """The CMMS column that holds the asset key."""
         return self.columns[KEY]
+
+    @property
+    def source_kind(self) -> str:
+        """The source kind of the assets this profile keeps: what its imports create, and
+        the assets its absent policy and the drift check look at (``defaults.sourceKind``,
+        else ``cmms-import``)."""
+        return self.defaults.get(SOURCE_KIND, "").strip() or DEFAULT_SOURCE_KIND
 
 
 class ProfileError(Exception):

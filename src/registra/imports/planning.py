@@ -34,6 +34,7 @@ from registra.imports.values import (
 )
 from registra.organizations.models import Organization
 from registra_client import Calibration, MappedRow, Mapper, Profile, Row, RowIssue
+from registra_client._fields import duplicate_key_reason
 
 BATCH_ROWS = 2000
 CALIBRATION = "calibration"
@@ -76,11 +77,14 @@ class Planner(PlanItems):
             result = self.mapper.map(row)
             if isinstance(result, list):
                 key = row.values.get(self.profile.key_column, "")
+                # The file names this asset, even though the row can't be used: not absent.
+                if key.strip():
+                    self.seen.setdefault(key.strip(), row.line)
                 entries.append((row.line, result, key))
                 continue
             first = self.seen.get(result.key)
             if first is not None:
-                reason = f"duplicate key: also on line {first}; the first row is used"
+                reason = duplicate_key_reason(first)
                 issue = RowIssue(row.line, self.profile.key_column, result.key, reason)
                 entries.append((row.line, [issue], result.key))
                 continue
@@ -164,7 +168,7 @@ class Planner(PlanItems):
             "asset_kind": f.get("assetKind"),
             "display_name": f.get("displayName"),
             "description": f.get("description") or "",
-            "source_kind": f.get("sourceKind") or "cmms-import",
+            "source_kind": self.profile.source_kind,
             "status": f.get("status") or AssetStatus.ACTIVE,
             "commissioned_at": (
                 local_midnight(commissioned, self.zone) if isinstance(commissioned, date) else None

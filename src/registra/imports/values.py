@@ -12,13 +12,10 @@ from registra.organizations import selectors as org_selectors
 from registra.organizations.choices import MembershipStatus
 from registra.organizations.models import Organization
 
-# Import field -> the asset's model field, for the fields that are columns of the asset.
-COLUMNS = {
-    "assetKind": "asset_kind",
-    "displayName": "display_name",
-    "description": "description",
-    "sourceKind": "source_kind",
-}
+# Shared with the drift check, which compares the same values (not part of the SDK's surface).
+from registra_client._fields import REGISTER_COLUMNS, same_value
+
+COLUMNS = REGISTER_COLUMNS
 SNAPSHOT = ("manufacturer", "model", "serialNumber", "location")
 
 
@@ -71,14 +68,7 @@ def _iso_date(value: str) -> date | str:
         return value
 
 
-def same(register: Any, cmms: Any) -> bool:
-    """Whether the register's value and the CMMS's agree: blank equals blank, numbers to the
-    cent (a CMMS rounds costs), everything else exactly."""
-    if register in (None, "") and cmms in (None, ""):
-        return True
-    if isinstance(cmms, float) and isinstance(register, int | float):
-        return abs(register - cmms) < 0.005
-    return bool(register == cmms)
+same = same_value
 
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:

@@ -209,8 +209,7 @@ def _plan(
             run.notes = _notes(table, mapper)
     except (ReadError, ProfileError, OSError) as exc:
         raise _Unreadable(str(exc)) from None
-    source_kind = profile.defaults.get("sourceKind", "cmms-import")
-    planner.finish(asset_selectors.assets_of_source(organization, source_kind))
+    planner.finish(asset_selectors.assets_of_source(organization, profile.source_kind))
     run.status = RunStatus.PLANNED
     run.rows_read, run.rows_with_errors = planner.rows, planner.rows_with_errors
     run.counts = dict(planner.counts)
