@@ -41,7 +41,8 @@ WIRING = {"settings", "urls", "wsgi", "cli", "cli_import", "server", "__main__"}
 # framework of their own: JSON encoding for the audit chain, ULIDs for ids, and the database
 # driver Django itself runs on (adapters tuned in core). No API framework, server or HTTP
 # client.
-CORE_THIRD_PARTY = {"django", "orjson", "ulid", "psycopg"}
+# registra_client is ours, the Django-free side shared with the drift check (the cells rule).
+CORE_THIRD_PARTY = {"django", "orjson", "ulid", "psycopg", "registra_client"}
 
 
 @dataclass(frozen=True)

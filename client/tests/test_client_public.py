@@ -8,10 +8,16 @@ import sys
 import registra_client
 
 PUBLIC = {
+    *("Client", "AsyncClient", "RetryPolicy", "Asset", "CustodyAssignment", "CustodyHolder"),
+    *("Organization", "ReadinessAssessment", "RegistraError", "AuthenticationError"),
+    *("ConnectionFailedError", "InvalidCursorError", "MethodNotAllowedError", "NotFoundError"),
+    *("PayloadTooLargeError", "PermissionDeniedError", "RateLimitedError", "ServerError"),
+    *("UnavailableError", "ValidationError", "drift", "compare", "Comparison", "Register"),
+    *("read_holder_file", "DriftReport", "Finding", "Source", "write_report"),
     *("Profile", "CsvOptions", "XlsxOptions", "CustodyColumns", "CalibrationColumns"),
     *("Schedule", "ProfileError", "load_profile", "loads_profile", "dump_profile"),
     *("profile_from_dict", "profile_to_dict", "read_table", "Table", "Row", "RowIssue"),
-    *("ReadError", "Mapper", "MappedRow", "Calibration", "FIELDS"),
+    *("ReadError", "Mapper", "MappedRow", "Calibration", "FIELDS", "formula_safe"),
 }
 
 

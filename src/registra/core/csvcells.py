@@ -13,9 +13,8 @@ from typing import Any
 
 from django.utils import timezone
 
-# A cell starting with one of these is read as a formula (or smuggles one in after a tab or a
-# carriage return) by Excel, LibreOffice and Google Sheets.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from registra_client import formula_safe
+
 # Rows per piece of a streamed CSV: large enough that the response's per-piece cost vanishes,
 # small enough to keep memory flat.
 CHUNK_ROWS = 2000
@@ -24,13 +23,13 @@ CHUNK_ROWS = 2000
 def safe_cell(value: Any, zone: tzinfo | None = None) -> str:
     """The text of one cell: timestamps (aware) in ``zone`` (default the current time zone),
     ISO 8601 to the second; nothing for None; a leading apostrophe before text a spreadsheet
-    would treat as a formula."""
+    would treat as a formula (the client's ``formula_safe``: one rule for every CSV)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.astimezone(zone or timezone.get_current_timezone()).isoformat("T", "seconds")
     text = value if type(value) is str else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    return formula_safe(text)
 
 
 def csv_chunks(
@@ -45,12 +44,9 @@ def csv_chunks(
     writer.writerow(header)
     stream = iter(rows)
     while True:
-        # Plain text cells (most of them) are themselves: only the rest call safe_cell.
+        # Text cells (most of them) need only the formula rule: only the rest call safe_cell.
         writer.writerows(
-            [
-                v if type(v) is str and not v.startswith(_FORMULA_STARTS) else safe_cell(v, zone)
-                for v in row
-            ]
+            [formula_safe(v) if type(v) is str else safe_cell(v, zone) for v in row]
             for row in itertools.islice(stream, CHUNK_ROWS)
         )
         piece = buffer.getvalue()
