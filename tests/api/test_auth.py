@@ -23,6 +23,7 @@ ASSET_PATHS = [
     "/assets",
     "/assets/asset_01HXY3M4Q8Z9V2K7T5R6W1N0PA",
     "/assets/custody-assignments",
+    "/assets/custody-holders",
     "/assets/readiness-assessments",
 ]
 ALL_PATHS = [*ASSET_PATHS, "/organization"]

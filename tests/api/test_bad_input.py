@@ -137,7 +137,8 @@ def test_an_unknown_method_is_405_not_a_page(cast: Cast, reader_token: str) -> N
 def test_the_document_is_as_strict_as_the_api(openapi_document: dict[str, Any]) -> None:
     # A request the document allows is never refused for it: the API's own rules are in it.
     paths = openapi_document["paths"]
-    for path in (f"{BASE}/assets", f"{BASE}/assets/custody-assignments"):
+    lists = ("/assets", "/assets/custody-assignments", "/assets/custody-holders")
+    for path in (f"{BASE}{name}" for name in lists):
         params = {p["name"]: p["schema"] for p in paths[path]["get"]["parameters"]}
         assert params["limit"]["minimum"] == 1
         cursor = params["cursor"]

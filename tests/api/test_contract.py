@@ -478,6 +478,7 @@ WRITE_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
         "/assets",
         "/assets/{asset}",
         "/assets/custody-assignments",
+        "/assets/custody-holders",
         "/assets/readiness-assessments",
         "/organization",
     ],
@@ -520,8 +521,23 @@ def test_openapi_document_lists_every_endpoint(openapi_document: dict[str, Any])
         "/api/v1/assets",
         "/api/v1/assets/{assetId}",
         "/api/v1/assets/custody-assignments",
+        "/api/v1/assets/custody-holders",
         "/api/v1/assets/readiness-assessments",
         "/api/v1/organization",
+    }
+    # SPEC section 4: short camelCase verbs, so that generated clients read naturally.
+    assert {
+        (method.upper(), path.removeprefix(BASE)): operation["operationId"]
+        for path, ops in paths.items()
+        for method, operation in ops.items()
+    } == {
+        ("POST", "/auth/token"): "issueToken",
+        ("GET", "/assets"): "listAssets",
+        ("GET", "/assets/{assetId}"): "getAsset",
+        ("GET", "/assets/custody-assignments"): "listCustodyAssignments",
+        ("GET", "/assets/custody-holders"): "listCustodyHolders",
+        ("GET", "/assets/readiness-assessments"): "listReadinessAssessments",
+        ("GET", "/organization"): "getOrganization",
     }
     listing = paths["/api/v1/assets"]["get"]
     assert {p["name"] for p in listing["parameters"]} >= {"status", "assetKind", "limit", "cursor"}

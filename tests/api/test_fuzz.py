@@ -61,6 +61,7 @@ OPERATIONS = [
     ("GET", "/assets"),
     ("GET", "/assets/{assetId}"),
     ("GET", "/assets/custody-assignments"),
+    ("GET", "/assets/custody-holders"),
     ("GET", "/assets/readiness-assessments"),
     ("GET", "/organization"),
 ]

@@ -149,7 +149,13 @@ def test_limit_default_and_clamp(api: Api, cast: Cast, reader_token: str) -> Non
 
 
 @pytest.mark.parametrize(
-    "path", ["/assets", "/assets/custody-assignments", "/assets/readiness-assessments"]
+    "path",
+    [
+        "/assets",
+        "/assets/custody-assignments",
+        "/assets/custody-holders",
+        "/assets/readiness-assessments",
+    ],
 )
 @pytest.mark.parametrize("limit", ["0", "-1", "-200", "abc", "1.5", "", "1e3", "0x10", "+-1"])
 def test_bad_limit_is_a_validation_error(
@@ -235,6 +241,7 @@ def test_empty_cursor_is_a_validation_error(api: Api, reader_token: str) -> None
         ("/assets", {"status": "active", "createdAfter": "2020-01-01T00:00:00Z"}),
         ("/assets", {"status": "active", "updatedAfter": "2020-01-01T00:00:00Z"}),
         ("/assets/custody-assignments", {"status": "active"}),
+        ("/assets/custody-holders", {}),
         ("/assets/readiness-assessments", {}),
     ],
 )

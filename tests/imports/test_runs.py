@@ -17,6 +17,7 @@ from registra.core.models import AuditChainHead
 from registra.imports import planning, selectors, services
 from registra.imports.models import ImportPlanItem, ImportRun
 from registra.imports.services import ImportFailed, import_run_apply, import_run_discard
+from registra.organizations.models import Member
 from tests.cast import Cast, audit_since, make_asset
 from tests.imports.helpers import REASON, export, make_profile, row, run
 
@@ -181,6 +182,18 @@ def test_a_row_the_import_cannot_use_still_names_its_asset(cast: Cast, tmp_path)
     assert _items(done, "absent") == []
     kept.refresh_from_db()
     assert kept.status == "active"
+
+
+def test_an_employee_id_names_the_member_who_has_it_now(cast: Cast, tmp_path) -> None:
+    # A revoked member kept the employee id now given to the technician (it is unique among
+    # members who are not revoked): the CMMS means the technician.
+    holder = cast.technician.external_employee_id
+    revoked = Member.objects.filter(id=cast.revoked.id)
+    revoked.update(external_employee_id=holder, email="zz.revoked@example.test")  # read last
+    profile = make_profile(cast)
+    run(cast, profile, export(tmp_path / "a.csv", [row("TW-1", Issued_To=holder)]), apply="yes")
+    custody = CustodyAssignment.objects.get(organization=cast.org, status="active")
+    assert custody.subject_resource_id == cast.technician.id
 
 
 def test_roles_and_tenants(cast: Cast, tmp_path) -> None:

@@ -32,7 +32,10 @@ def members_by_reference(organization: Organization, match: str) -> dict[str, Ho
     """The organization's members by the CMMS's holder reference: lower-cased email or the
     external employee id."""
     found = {}
-    for m in org_selectors.member_list(organization):
+    # Revoked members first, so that a member who now has a revoked member's employee id
+    # (unique among the others only) is the one it names.
+    members = org_selectors.member_list(organization)
+    for m in sorted(members, key=lambda m: m.status != MembershipStatus.REVOKED):
         ref = m.email.lower() if match == "email" else m.external_employee_id
         if ref:
             found[ref] = Holder(m.id, m.email, m.status == MembershipStatus.ACTIVE)

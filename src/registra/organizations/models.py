@@ -120,6 +120,8 @@ class Member(AbstractBaseUser):
         ]
         indexes = [
             models.Index(fields=["organization", "external_employee_id"], name="member_org_extid"),
+            # API v1's custody holder pages (newest first), as the other lists' page indexes.
+            models.Index(fields=["organization", "-created_at", "-id"], name="member_org_page"),
             models.Index(fields=["invitation_token_hash"], name="member_invitation"),
         ]
 

@@ -7,19 +7,30 @@ from django.views.decorators.http import require_safe
 from ninja import NinjaAPI
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.operation import Operation
 
 from registra.api.v1 import assets, errors, organization, token
+from registra.api.v1.records import camel
 from registra.core.errors import RegistraError
 
-api = NinjaAPI(
+
+class _Api(NinjaAPI):
+    def get_openapi_operation_id(self, operation: Operation) -> str:
+        # SPEC section 4: short camelCase verbs (listAssets, getAsset...), so that generated
+        # clients read naturally: the view's name, camelCased (ninja's default prefixes the
+        # module path).
+        return camel(operation.view_func.__name__)
+
+
+api = _Api(
     title="Registra Assets API",
     version="1",
     description=(
-        "Read-only access to the governed asset register: assets, custody assignments and "
-        "readiness assessments. Authenticate with a service account's client credentials at "
-        "`POST /api/v1/auth/token`, then send `Authorization: Bearer <token>`. Lists are "
-        "newest first and keyset-paginated with opaque cursors. Every response carries "
-        "`X-Request-Id` and the `X-RateLimit-*` headers."
+        "Read-only access to the governed asset register: assets, custody assignments, custody "
+        "holders and readiness assessments. Authenticate with a service account's client "
+        "credentials at `POST /api/v1/auth/token`, then send `Authorization: Bearer <token>`. "
+        "Lists are newest first and keyset-paginated with opaque cursors. Every response "
+        "carries `X-Request-Id` and the `X-RateLimit-*` headers."
     ),
     urls_namespace="api-v1",
     docs_url="/docs",

@@ -1,4 +1,5 @@
-"""``/api/v1/assets`` and its custody and readiness sub-collections (read-only)."""
+"""``/api/v1/assets`` and its custody, custody holder and readiness sub-collections
+(read-only)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from registra.api.v1.listing import (
     ASSESSMENTS,
     ASSETS,
     CUSTODY_ASSIGNMENTS,
+    CUSTODY_HOLDERS,
     DEFAULT_LIMIT,
     MAX_LIMIT,
     ListSpec,
@@ -23,6 +25,7 @@ from registra.api.v1.records import (
     ASSET,
     AssetListOut,
     AssetOneOut,
+    CustodyHolderListOut,
     CustodyListOut,
     ReadinessListOut,
 )
@@ -30,6 +33,7 @@ from registra.api.v1.schemas import (
     READ_ERRORS,
     AssetStatusFilter,
     CustodyStatusFilter,
+    EmployeeIdFilter,
     FilterText,
     ReadinessStateFilter,
     Timestamp,
@@ -56,6 +60,7 @@ CREATED_AFTER = Query(None, description="Only records created after this timesta
 UPDATED_AFTER = Query(None, description="Only records updated after this timestamp.")
 ASSET_KIND = Query(None, description="Only assets of this kind.")
 ASSET_ID = Query(None, description="Only records of this asset.")
+EXTERNAL_EMPLOYEE_ID = Query(None, description="Only the holder with this external employee id.")
 
 
 def _list(
@@ -113,6 +118,33 @@ def list_custody_assignments(
         cursor,
         assetId=assetId,
         status=status,
+        createdAfter=createdAfter,
+        updatedAfter=updatedAfter,
+    )
+
+
+@router.get(
+    "/assets/custody-holders",
+    response={200: CustodyHolderListOut, **READ_ERRORS},
+    summary="List custody holders",
+)
+def list_custody_holders(
+    request: HttpRequest,
+    externalEmployeeId: EmployeeIdFilter | None = EXTERNAL_EMPLOYEE_ID,
+    createdAfter: Timestamp | None = CREATED_AFTER,
+    updatedAfter: Timestamp | None = UPDATED_AFTER,
+    limit: int = LIMIT,
+    cursor: str | None = CURSOR,
+) -> HttpResponse:
+    """Members with an external employee id (revoked ones aside), newest first: each one's id,
+    as custody names its holder (``subjectResourceId``), with that external id and nothing else
+    of the person, so a client can match the CMMS's custody holders to the register's."""
+    return _list(
+        CUSTODY_HOLDERS,
+        request,
+        limit,
+        cursor,
+        externalEmployeeId=externalEmployeeId,
         createdAfter=createdAfter,
         updatedAfter=updatedAfter,
     )

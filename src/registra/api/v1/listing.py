@@ -1,4 +1,4 @@
-"""List mechanics: the three list endpoints as data, limit clamping, filter binding, keyset
+"""List mechanics: the list endpoints as data, limit clamping, filter binding, keyset
 pages and the next cursor."""
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from registra.api.v1 import readers
 from registra.api.v1.errors import json_response
 from registra.api.v1.pagination import decode_cursor, encode_cursor
 from registra.api.v1.readers import Position
-from registra.api.v1.records import ASSESSMENT, ASSET, CUSTODY, Record
+from registra.api.v1.records import ASSESSMENT, ASSET, CUSTODY, CUSTODY_HOLDER, Record
 from registra.core.timefmt import to_micros
+from registra.organizations.choices import MembershipStatus
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 
@@ -24,12 +25,17 @@ DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 @dataclass(frozen=True)
 class ListSpec:
     """One list endpoint: its cursor binding name, response key and record, and its filters
-    as (query parameter, model lookup); the view's signature declares their types."""
+    as (query parameter, model lookup); the view's signature declares their types.
+
+    ``where`` is the list's fixed condition, (model lookup, value) pairs every page has besides
+    the organization: the filters narrow it. A cursor binds the filters, not ``where``: the
+    endpoint it is bound to stands for it."""
 
     endpoint: str
     key: str
     record: Record
     filters: tuple[tuple[str, str], ...]
+    where: tuple[tuple[str, Any], ...] = ()
 
 
 _TIMES = (("createdAfter", "created_at__gt"), ("updatedAfter", "updated_at__gt"))
@@ -50,6 +56,18 @@ ASSESSMENTS = ListSpec(
     key="readinessAssessments",
     record=ASSESSMENT,
     filters=(("assetId", "asset_id"), ("readinessState", "readiness_state"), *_TIMES),
+)
+CUSTODY_HOLDERS = ListSpec(
+    endpoint="custody-holders",
+    key="custodyHolders",
+    record=CUSTODY_HOLDER,
+    filters=(("externalEmployeeId", "external_employee_id"), *_TIMES),
+    # The condition of the unique constraint member_org_extid_uniq, so an external id names at
+    # most one holder (a test keeps the two the same).
+    where=(
+        ("external_employee_id__ne", ""),
+        ("status__ne", MembershipStatus.REVOKED.value),
+    ),
 )
 
 
@@ -94,7 +112,14 @@ def page_body(
         after = decode_cursor(
             cursor, organization_id=organization_id, endpoint=spec.endpoint, filters=bound
         )
-    rows = readers.page(spec.record, organization_id, filters=filters, after=after, limit=limit + 1)
+    rows = readers.page(
+        spec.record,
+        organization_id,
+        where=spec.where,
+        filters=filters,
+        after=after,
+        limit=limit + 1,
+    )
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

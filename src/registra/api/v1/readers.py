@@ -24,7 +24,7 @@ from registra.core.timefmt import api_format
 
 # The text of timefmt.api_format: UTC, milliseconds truncated (to_char's MS truncates), "Z".
 _PG_API_STAMP = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-_OPERATORS = {"": "=", "gt": ">"}
+_OPERATORS = {"": "=", "gt": ">", "ne": "<>"}
 Row = tuple[Any, ...]
 
 
@@ -89,11 +89,14 @@ def page(
     filters: dict[str, Any],
     after: Position | None,
     limit: int,
+    where: tuple[tuple[str, Any], ...] = (),
 ) -> list[Row]:
-    """One keyset page, newest first (created_at, then id); ``filters`` are equality or
-    ``__gt`` lookups on the model's fields."""
-    query = _page_sql(record, tuple(filters), after is not None)
-    params = [organization_id, *filters.values()]
+    """One keyset page, newest first (created_at, then id); ``where`` (the list's fixed
+    condition) and ``filters`` are equality, ``__gt`` or ``__ne`` lookups on the model's
+    fields (``__ne`` on columns that are never NULL: SQL's ``<>`` leaves NULLs out)."""
+    conditions = [*where, *filters.items()]
+    query = _page_sql(record, tuple(lookup for lookup, _ in conditions), after is not None)
+    params = [organization_id, *(value for _, value in conditions)]
     if after is not None:
         params += [after.created_at, after.created_at, after.created_at, after.id]
     return _fetch(record, query, [*params, limit], keyset=True)

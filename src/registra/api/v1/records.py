@@ -21,7 +21,7 @@ from registra.api.v1.schemas import (
     ReadinessStateFilter,
 )
 from registra.assets.models import Asset, CustodyAssignment, ReadinessAssessment
-from registra.organizations.models import Organization
+from registra.organizations.models import Member, Organization
 
 
 def camel(name: str) -> str:
@@ -132,6 +132,24 @@ ASSESSMENT = record(
     types={"readiness_state": ReadinessStateFilter},
     docs={"status": {"description": "scheduled, in-progress, completed or cancelled"}},
 )
+# A member as a custody holder: the id custody shows (``subjectResourceId``) and the external
+# employee id the CMMS names holders by, and nothing else of the person (no name, email, role or
+# status: an ``assets:read`` token needs only the mapping).
+CUSTODY_HOLDER = record(
+    Member,
+    "CustodyHolderOut",
+    ("id", "external_employee_id", *_CREATED_UPDATED),
+    docs={
+        "id": {
+            "description": "The member's id, as custody shows it in subjectResourceId",
+            "examples": ["user_01HXY3M4Q8Z9V2K7T5R6W1N0PA"],
+        },
+        "external_employee_id": {
+            "description": "The member's employee id in the CMMS",
+            "examples": ["E10433"],
+        },
+    },
+)
 ORGANIZATION = record(Organization, "OrganizationOut", ("id", "slug", "name", "locale", "timezone"))
 
 
@@ -151,6 +169,11 @@ class CustodyListOut(Schema):
 
 class ReadinessListOut(Schema):
     readinessAssessments: list[ASSESSMENT.schema]  # type: ignore[name-defined]
+    pagination: PaginationOut
+
+
+class CustodyHolderListOut(Schema):
+    custodyHolders: list[CUSTODY_HOLDER.schema]  # type: ignore[name-defined]
     pagination: PaginationOut
 
 

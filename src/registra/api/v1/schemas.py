@@ -36,6 +36,8 @@ def _no_nul(value: str) -> str:
 
 
 FilterText = Annotated[str, StringConstraints(max_length=64), AfterValidator(_no_nul)]
+# As long as Member.external_employee_id may be: a longer value can match no member.
+EmployeeIdFilter = Annotated[str, StringConstraints(max_length=128), AfterValidator(_no_nul)]
 
 
 class AssetStatusFilter(StrEnum):
