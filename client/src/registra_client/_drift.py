@@ -11,13 +11,20 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from registra_client._fields import CALIBRATION, REGISTER_COLUMNS, duplicate_key_reason, same_value
+from registra_client._fields import (
+    CALIBRATION,
+    KEY,
+    REGISTER_COLUMNS,
+    duplicate_key_reason,
+    same_value,
+)
 from registra_client._findings import (
     CUSTODY,
     FIELD,
@@ -159,7 +166,7 @@ class _Comparer:
         zone: ZoneInfo | None,
     ) -> None:
         self.register, self.profile, self.mapper, self.zone = register, profile, mapper, zone
-        self.fields = [f for f in profile.columns if f in COMPARABLE]
+        self.readers = [(f, self.reader(f)) for f in profile.columns if f in COMPARABLE]
         self.holders = holders if profile.custody is not None else None
         self.by_user = {u: ref for ref, u in (holders or {}).items()}
         self.calibration = profile.calibration is not None
@@ -187,21 +194,21 @@ class _Comparer:
             name = mapped.fields.get("displayName")
             self.add(ONLY_IN_CMMS, mapped, None, cmms=_text(name) if name else None)
             return
-        for name in self.fields:
-            ours = self.value(held, name)
-            theirs = mapped.fields.get(name)
-            if not same_value(ours, theirs):
+        values = mapped.fields
+        for name, read in self.readers:
+            ours, theirs = read(held), values.get(name)
+            if ours != theirs and not same_value(ours, theirs):
                 self.add(FIELD, mapped, held, name, _text(theirs), _text(ours))
         if self.holders is not None:
             self.custody(mapped, held)
         if self.calibration:
             self.readiness(mapped, held)
 
-    def value(self, held: _Held, name: str) -> object:
+    def reader(self, name: str) -> Callable[[_Held], object]:
+        """How one compared field is read off a register asset, in the mapper's form."""
         if name == "commissionedAt":
-            at = held.commissioned_at
-            return self.day(at) if at else None
-        return getattr(held, REGISTER_COLUMNS.get(name, name))
+            return lambda held: self.day(held.commissioned_at) if held.commissioned_at else None
+        return attrgetter(REGISTER_COLUMNS.get(name, name))
 
     def day(self, at: datetime) -> date:
         assert self.zone is not None, "dates are compared in the organization's time zone"
@@ -289,7 +296,11 @@ def compare(
     column the export lacks."""
     if zone is None and needs_zone(profile):
         raise ValueError("the organization's time zone is needed to compare dates")
-    comparer = _Comparer(register, profile, Mapper(profile, columns), holders, zone)
+    # Only the columns compared are mapped: a snapshot field API v1 does not show would be
+    # read and thrown away (a fifth of the time at a million rows).
+    compared = {k: c for k, c in profile.columns.items() if k == KEY or k in COMPARABLE}
+    mapper = Mapper(replace(profile, columns=compared), columns)
+    comparer = _Comparer(register, profile, mapper, holders, zone)
     n = 0
     for n, row in enumerate(rows, 1):  # noqa: B007
         comparer.row(row)
