@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+
 from tests.servers import Server, own_database, run_registra, serving
 
 SLUG = "skyline-mro"
