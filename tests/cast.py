@@ -239,6 +239,12 @@ def active_primary(asset: Asset) -> CustodyAssignment | None:
     ).first()
 
 
+def org_day(org: Organization, moment: datetime) -> str:
+    """The day of ``moment`` in the organization's timezone, as the reasons and pages name it
+    (a UTC day differs from it for an hour or more around midnight)."""
+    return moment.astimezone(org.zone).date().isoformat()
+
+
 def audit_mark(org: Organization) -> int:
     """The organization's last audit sequence number, to find the events a step writes."""
     head = AuditChainHead.objects.filter(organization_id=org.id).first()

@@ -17,7 +17,7 @@ from registra.core.audit import verify_chain
 from registra.core.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from registra.core.timefmt import api_format, now
 from registra.organizations import services as org_services
-from tests.cast import OPERATOR_ID, calibrate, make_asset, operator
+from tests.cast import OPERATOR_ID, calibrate, make_asset, operator, org_day
 from tests.cast import audit_mark as _mark
 from tests.cast import audit_since as _since
 from tests.cast import issue_paths as _issues
@@ -339,7 +339,7 @@ def test_assigning_a_not_ready_asset_without_an_override_is_refused(cast, setup,
 
 def test_the_refusal_names_the_overdue_date(cast):
     asset = _not_ready(cast, "overdue")
-    due = (now() - timedelta(days=20)).date().isoformat()
+    due = org_day(cast.org, now() - timedelta(days=20))
 
     with pytest.raises(Unprocessable, match=f"calibration overdue since {due}"):
         _assign(cast, asset, cast.technician)

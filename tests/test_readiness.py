@@ -20,7 +20,7 @@ from registra.core.audit import verify_chain
 from registra.core.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from registra.core.timefmt import api_format, now
 from registra.organizations import services as org_services
-from tests.cast import OPERATOR_ID, calibrate, make_asset, operator
+from tests.cast import OPERATOR_ID, calibrate, make_asset, operator, org_day
 from tests.cast import audit_mark as _mark
 from tests.cast import audit_since as _since
 from tests.cast import issue_paths as _issues
@@ -241,8 +241,8 @@ def test_asset_readiness_reads_the_assets_assessments(cast):
 
     assert at(500) == ["calibration never completed"]
     assert at(100) == []
-    assert at(34) == [f"calibration overdue since {(t - timedelta(days=35)).date()}"]
-    assert at(25) == [f"calibration failed on {(t - timedelta(days=30)).date()}"]
+    assert at(34) == [f"calibration overdue since {org_day(cast.org, t - timedelta(days=35))}"]
+    assert at(25) == [f"calibration failed on {org_day(cast.org, t - timedelta(days=30))}"]
     assert at(0) == []
     assert selectors.asset_readiness(cast.org, asset, at=t).state == "ready"
 
@@ -596,7 +596,7 @@ def test_readiness_complete_with_a_failed_result_makes_the_asset_not_ready(cast)
 
     assert ReadinessAssessment.objects.get(id=r.id).readiness_state == "not-ready"
     assert selectors.asset_readiness(cast.org, asset, at=now()).reasons == [
-        f"calibration failed on {performed.date()}"
+        f"calibration failed on {org_day(cast.org, performed)}"
     ]
 
 

@@ -22,7 +22,7 @@ from registra.assets.models import Asset, CustodyAssignment
 from registra.core.timefmt import now
 from registra.organizations.models import Member, Organization
 from registra.web.display import PATH_SEPARATOR
-from tests.cast import REASON, Cast, calibrate, make_asset, operator
+from tests.cast import REASON, Cast, calibrate, make_asset, operator, org_day
 from tests.web.conftest import give_password, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -152,7 +152,7 @@ def test_the_computed_readiness_says_why_it_is_not_ready(cast: Cast, viewer: Cli
     assert "not-ready" in readiness and "calibration never completed" in readiness
 
     calibrate(cast.org, asset, state="not-ready")
-    failed_on = (now() - timedelta(days=1)).date().isoformat()
+    failed_on = org_day(cast.org, now() - timedelta(days=1))
     assert f"calibration failed on {failed_on}" in _section(_page(viewer, asset), "readiness-h")
 
     calibrate(cast.org, asset)
