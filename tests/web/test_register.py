@@ -6,8 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -147,6 +148,47 @@ def test_the_list_page_runs_a_fixed_number_of_queries(cast: Cast, viewer: Client
     # session, member, organization, membership, the page (readiness joined), and the options
     # of the kind, holder and custodian filters
     assert count() == few == 8
+
+
+def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans")
+@pytest.mark.parametrize(("sort", "column"), [("name", "display_name"), ("-updated", "updated_at")])
+def test_a_later_page_seeks_the_sorts_index_to_its_position(
+    cast: Cast, viewer: Client, sort: str, column: str
+) -> None:
+    for i in range(60):
+        make_asset(cast.org, f"P-{i:02d}", display_name=f"Name {i:02d}")
+    second = _next_link(viewer.get("/o/skyline-mro/", {"sort": sort}).content.decode())
+    assert second is not None
+    statements: list[tuple[str, Any]] = []
+
+    def capture(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        assert viewer.get(f"/o/skyline-mro/?{second}").status_code == 200
+    sql, params = next((q, p) for q, p in statements if "LIMIT 51" in q)
+    with connection.cursor() as cursor:
+        # As on a big register: the index, not a scan of the whole table and a sort.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0][0]["Plan"]
+    seeks = [
+        node.get("Index Cond", "")
+        for node in _plan_nodes(plan)
+        if node.get("Index Name", "").startswith("asset_org_")
+    ]
+    # Without the page's position among the index's conditions, the index is walked from its
+    # start and every row before the position filtered out.
+    assert any(column in cond for cond in seeks), seeks
 
 
 def _export(client: Client, **query: str) -> tuple[list[str], list[list[str]], str]:
