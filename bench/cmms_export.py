@@ -48,7 +48,7 @@ CATEGORY = {
 }
 RESULT = {"ready": "PASS", "conditionally-ready": "LIMITED", "not-ready": "FAIL"}
 ZONE = ZoneInfo("Europe/Berlin")  # the demo organization's time zone
-NEW_KEYS_FROM = 900_001  # new equipment is numbered far past any demo register's keys
+NEW_KEY_MARK = "N"  # new equipment's keys (TW-N000001): no demo register's key looks like one
 # What the CMMS changed since the demo load, for ``changes`` rows (in turn).
 CHANGES = ("status", "holder", "calibration", "location", "description")
 NEW_LOCATIONS = ("Line station DUS (Düsseldorf)", "Hangar 3, Prüfstand", "Line station CGN (Köln)")
@@ -174,7 +174,7 @@ def _new_rows(count: int, slug: str, seed: int, ctx: _Context) -> list[Cells]:
     for n in range(count):
         cells = _row(planner.asset(n), ctx)
         code = cells[0].rsplit("-", 1)[0]
-        cells[0] = f"{code}-{NEW_KEYS_FROM + n:06d}"
+        cells[0] = f"{code}-{NEW_KEY_MARK}{n + 1:06d}"
         if cells[3] == "Scrapped":
             cells[3] = "In Service"  # new equipment is not scrapped yet
         if n % 4 == 1:

@@ -19,10 +19,8 @@ to ``--anchor``), with no server, each written once into ``--work`` by a process
 So the two agree except for the changed rows (findings), the M assets only in the register
 and the M only in the CMMS, and what the export generator writes for a decommissioned
 asset: status "Scrapped" (the profile maps it to inactive, the register says decommissioned)
-and the holder it had when it was scrapped. Two things of the inputs show in the counts: the
-profile's ``encoding = "auto"`` reads this cp1252 file as UTF-8 (its first 64 KiB are
-ASCII), so the rows with an umlaut are row issues, not compared; and past 900,000 assets
-some new rows repeat a key of the export (``cmms_export`` numbers them from 900,001).
+and the holder it had when it was scrapped. The export is cp1252 and its first 64 KiB are
+ASCII: the profile's ``encoding = "auto"`` lets the first line with an umlaut decide.
 
 The measured step runs in a process of its own, so its peak memory (``wait4``) is its own: it
 decodes the register's pages and builds each record with ``from_api`` into a ``Register`` (the
@@ -94,7 +92,9 @@ def _bench(args: argparse.Namespace) -> int:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     name = f"{args.assets}-m{args.missing}-c{args.changes}-s{args.seed}-{args.anchor[:19]}"
-    export = _export(args, work / f"export-{name}.csv")
+    # "-k2": new rows keyed TW-N000001..., not from 900,001 as the earlier exports (which
+    # repeated demo keys past 900,000 assets): an export of the old form is never reused.
+    export = _export(args, work / f"export-{name}-k2.csv")
     register = _register(args, work / f"register-{args.assets}-s{args.seed}-{args.anchor[:19]}")
     command = [sys.executable, __file__, "--measure", str(register), "--export", str(export)]
     if args.cprofile:

@@ -53,14 +53,57 @@ def test_a_character_cut_at_the_64_kib_boundary_is_still_utf8(write) -> None:
     assert table.encoding == "utf-8" and rows[1].values["Description"].endswith("ü")
 
 
-def test_a_stray_byte_after_the_first_64_kib_is_that_rows_issue(write) -> None:
+def test_an_ascii_head_leaves_the_encoding_to_the_first_line_that_is_not(write) -> None:
+    # The first 64 KiB are ASCII, which every encoding reads alike: the first line with
+    # another byte decides, so a cp1252 export whose first umlaut comes late is cp1252.
     rows = [tool(Description="y" * 70_000), tool("TW-2"), tool("TW-3", Location="Köln")]
+    read, table = rows_of(write(csv_bytes(rows, encoding="cp1252")))
+    assert table.encoding == "cp1252"
+    assert [r.issues for r in read] == [(), (), ()]
+    assert read[2].values["Location"] == "Köln"
+    assert len(read[0].values["Description"]) == 70_000  # read from the start again
+
+    utf8, table = rows_of(write(csv_bytes(rows)))
+    assert table.encoding == "utf-8" and utf8[2].values["Location"] == "Köln"
+
+
+def test_a_stray_byte_after_utf8_text_past_the_first_64_kib_is_that_rows_issue(write) -> None:
+    rows = [
+        tool(Description="y" * 70_000),
+        tool("TW-2", Description="Prüfgerät"),
+        tool("TW-3", Location="Köln"),
+    ]
     data = csv_bytes(rows).replace("Köln".encode(), "Köln".encode("cp1252"))
     read, table = rows_of(write(data))
     assert table.encoding == "utf-8"
     assert [r.issues for r in read[:2]] == [(), ()]
+    assert read[1].values["Description"] == "Prüfgerät"
     assert read[2].issues == (RowIssue(4, "Location", "K\ufffdln", MIXED),)
     assert read[2].values["Location"] == "K\ufffdln"
+
+
+class _Pipe(io.RawIOBase):
+    """A file that cannot be read ahead (as a pipe)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        chunk = self._data.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_a_pipe_with_an_ascii_head_is_read_as_utf8(write) -> None:
+    rows = [tool(Description="y" * 70_000), tool("TW-2", Location="Köln")]
+    source = io.BufferedReader(_Pipe(csv_bytes(rows, encoding="cp1252")))
+    with read_table(source, profile()) as table:
+        read = list(table)
+    assert table.encoding == "utf-8"
+    assert read[1].issues == (RowIssue(3, "Location", "K\ufffdln", MIXED),)
 
 
 def test_a_utf8_file_with_a_few_stray_bytes_early_is_read_as_utf8(write) -> None:

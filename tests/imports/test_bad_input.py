@@ -38,6 +38,20 @@ def test_a_cp1252_export_is_read_as_cp1252(cast: Cast, tmp_path) -> None:
     assert (asset.display_name, asset.asset_snapshot["location"]) == ("Prüfgerät", "Düsseldorf")
 
 
+def test_a_cp1252_export_whose_first_umlaut_is_past_64_kib_is_read_as_cp1252(
+    cast: Cast, tmp_path
+) -> None:
+    profile = make_profile(cast, custody=None, calibration=None)
+    rows = [row(f"TW-{i}") for i in range(1, 1000)] + [row("PG-1", Location="Düsseldorf")]
+    source = export(tmp_path / "a.csv", rows, encoding="cp1252")
+    assert source.path.read_bytes()[: 64 * 1024].isascii()
+    done = run(cast, profile, source, apply="yes")
+    assert any("cp1252" in note for note in done.notes)
+    assert done.rows_with_errors == 0
+    asset = Asset.objects.get(organization=cast.org, asset_key="PG-1")
+    assert asset.asset_snapshot["location"] == "Düsseldorf"
+
+
 def test_a_utf8_export_with_a_bom_and_commas(cast: Cast, tmp_path) -> None:
     profile = make_profile(cast, custody=None, calibration=None)
     source = export(
@@ -52,9 +66,10 @@ def test_a_utf8_export_with_a_bom_and_commas(cast: Cast, tmp_path) -> None:
 
 def test_mixed_encodings_are_a_row_error_on_that_line_only(cast: Cast, tmp_path) -> None:
     profile = make_profile(cast, custody=None, calibration=None)
-    source = export(tmp_path / "a.csv", [row("TW-1"), row("TW-2"), row("TW-3", Location="Köln")])
+    rows = [row("TW-1"), row("TW-2", Description="Prüfgerät"), row("TW-3", Location="Köln")]
+    source = export(tmp_path / "a.csv", rows)
     text = source.path.read_bytes().replace("Köln".encode(), "Köln".encode("cp1252"))
-    # far enough into the file that the start decodes as UTF-8
+    # Past the first 64 KiB: the first non-ASCII line (UTF-8) decides.
     source.path.write_bytes(text.replace(b"Hangar 1", b"Hangar 1" + b" " * 70_000, 1))
     planned = run(cast, profile, source)
     ((line, column, _value, reason),) = _errors(planned)

@@ -6,7 +6,7 @@ import codecs
 import csv
 import io
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from registra_client._profile import CsvOptions
 from registra_client._readers import Stream
@@ -39,8 +39,16 @@ if csv.field_size_limit() < CELL_LIMIT:
     csv.field_size_limit(CELL_LIMIT)
 
 
-def detect_encoding(head: bytes, at_end: bool, options: CsvOptions) -> str:
-    """The codec to read the file with (see ``read_table``); ``ReadError`` if unknown."""
+def detect_encoding(
+    head: bytes,
+    at_end: bool,
+    options: CsvOptions,
+    later: Callable[[], bytes | None] = lambda: None,
+) -> str:
+    """The codec to read the file with (see ``read_table``); ``ReadError`` if unknown.
+    ``later`` gives the file's first non-ASCII text after ``head`` (None: there is none, or
+    it cannot be read ahead): asked only when ``head`` is all ASCII, which any encoding reads
+    alike."""
     bom = next((name for mark, name in _BOMS if head.startswith(mark)), None)
     if options.encoding != "auto":
         try:
@@ -50,7 +58,10 @@ def detect_encoding(head: bytes, at_end: bool, options: CsvOptions) -> str:
         return "utf-8-sig" if name == "utf-8" and bom == "utf-8-sig" else name
     if bom:
         return bom
-    if _mostly_utf8(head, at_end):
+    sample = head
+    if not at_end and head.isascii():
+        sample, at_end = later() or head, False
+    if _mostly_utf8(sample, at_end):
         return "utf-8"
     try:
         return codecs.lookup(options.fallback_encoding).name
@@ -90,7 +101,7 @@ class DelimitedTable(Table):
 
     def __init__(self, stream: Stream, options: CsvOptions) -> None:
         self._stream = stream
-        encoding = detect_encoding(stream.head, stream.at_end, options)
+        encoding = detect_encoding(stream.head, stream.at_end, options, stream.sample_past_ascii)
         if options.delimiter == "auto":
             delimiter = detect_delimiter(_sample_text(stream, encoding))
         else:

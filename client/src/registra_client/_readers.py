@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 from typing import BinaryIO, cast
 
@@ -11,6 +12,8 @@ from registra_client._profile import Profile
 from registra_client._table import ReadError, Table
 
 SAMPLE_BYTES = 64 * 1024
+_READ_AHEAD = 1024 * 1024
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
 Source = str | os.PathLike[str] | BinaryIO
 
 
@@ -20,9 +23,11 @@ def read_table(source: Source, profile: Profile) -> Table:
     The header is read now (``ReadError`` if the file is empty, its header names a column
     twice, it is not the format it should be...); rows are read as the table is iterated.
     CSV decoding and splitting follow ``profile.csv``: with ``auto``, a UTF-8 or UTF-16 BOM
-    decides, else UTF-8 when the first 64 KiB are UTF-8, else the fallback encoding; the
-    delimiter is sniffed among , ; tab and | . A byte the chosen encoding cannot decode
-    later in the file is that row's issue, not the end of the read.
+    decides, else UTF-8 when the first 64 KiB holding non-ASCII text are UTF-8 (the first
+    64 KiB of the file, or, when those are all ASCII, the 64 KiB from the first line that is
+    not, read ahead in a file that can be), else the fallback encoding; the delimiter is
+    sniffed among , ; tab and | . A byte the chosen encoding cannot decode later in the file
+    is that row's issue, not the end of the read.
     """
     # Imported here: each format's module imports this one for ``Stream``.
     if profile.format == "xlsx":
@@ -96,6 +101,26 @@ class Stream(io.RawIOBase):
             view[:n] = data
         self.count += n
         return n
+
+    def sample_past_ascii(self) -> bytes | None:
+        """Up to 64 KiB of the file from the start of the first line after ``head`` that holds
+        a non-ASCII byte, read ahead and put back before any row is read; None when the rest
+        of the file is ASCII too, or when it cannot be read ahead (not seekable: a pipe)."""
+        file = self._file
+        if self.at_end or self._pos or not file.seekable():
+            return None
+        start = offset = file.tell()
+        try:
+            while chunk := file.read(_READ_AHEAD):
+                if not chunk.isascii():
+                    found = _NON_ASCII.search(chunk)
+                    assert found is not None
+                    file.seek(offset + chunk.rfind(b"\n", 0, found.start()) + 1)
+                    return file.read(SAMPLE_BYTES)
+                offset += len(chunk)
+            return None
+        finally:
+            file.seek(start)
 
     def buffered(self) -> io.BufferedReader:
         """This stream behind a buffer, for the text layer or line reading."""
