@@ -266,8 +266,9 @@ class Walk(Generic[R]):
     starts again from the first page with the same filters and skips what it already returned:
     everything newer than its last record, and the records of that same millisecond it
     returned (timestamps are shown to the millisecond). So no record comes twice, and none
-    that existed when the walk began is missed; records created since are newer than any it
-    returned, so they are skipped like a walk by cursor never reaches them."""
+    that existed when the walk began is missed. A record created meanwhile comes as it would
+    by cursor: skipped when its creation time is newer than the last record returned, walked
+    to when it is older (a record loaded with its original, earlier creation time)."""
 
     def __init__(
         self, listing: Listing[R], filters: Mapping[str, str], page_size: int = PAGE_SIZE
