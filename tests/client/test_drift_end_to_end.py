@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -160,19 +161,29 @@ def _write(path: Path, rows: list[dict[str, str]]) -> Path:
 def _drift(
     demo: Demo, tmp: Path, export: Path, *args: str, creds: tuple[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        _drift_command(demo, tmp, export, *args),
+        env=_drift_env(demo, creds or demo.reader),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _drift_command(demo: Demo, tmp: Path, export: Path, *args: str) -> list[str]:
     profile = tmp / "profile.toml"
     profile.write_text(PROFILE, encoding="utf-8")
-    client_id, secret = creds or demo.reader
-    env = {
+    return [DRIFT, str(export), "--profile", str(profile), "--progress", "none", *args]
+
+
+def _drift_env(demo: Demo, creds: tuple[str, str]) -> dict[str, str]:
+    return {
         **demo.env,
         "REGISTRA_URL": f"http://127.0.0.1:{demo.server.port}",
-        "REGISTRA_CLIENT_ID": client_id,
-        "REGISTRA_CLIENT_SECRET": secret,
+        "REGISTRA_CLIENT_ID": creds[0],
+        "REGISTRA_CLIENT_SECRET": creds[1],
     }
-    command = [DRIFT, str(export), "--profile", str(profile), "--progress", "none", *args]
-    return subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 Key = tuple[str, str, str | None]  # kind, asset key, field
@@ -274,6 +285,29 @@ def test_an_agreeing_export_has_no_drift(demo: Demo, tmp_path: Path) -> None:
     done = _drift(demo, tmp_path, _write(tmp_path / "same.csv", demo.rows), "--timezone", demo.zone)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No drift" in done.stdout
+
+
+def test_a_reader_that_went_away_gets_no_traceback(demo: Demo, tmp_path: Path) -> None:
+    # ``registra-drift ... | head``, made certain: standard output is a pipe whose reading end
+    # is closed before the check starts, so its first write of the report fails (EPIPE).
+    export = _write(tmp_path / "edited.csv", _edit(demo).rows)
+    command = _drift_command(demo, tmp_path, export, "--timezone", demo.zone)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            command,
+            env=_drift_env(demo, demo.reader),
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.stderr == ""
+    assert done.returncode == 1  # drift found, as with a reader
 
 
 def test_the_report_finds_exactly_the_edits_in_every_format(demo: Demo, tmp_path: Path) -> None:

@@ -145,8 +145,20 @@ def _run(args: argparse.Namespace) -> int:
         progress.close()
         out = _output(stack, args.output)
         color = args.color == "always" or (args.color == "auto" and out.isatty())
-        write_report(report, args.format, out, color=color and args.format == "table")
+        try:
+            write_report(report, args.format, out, color=color and args.format == "table")
+            out.flush()
+        except BrokenPipeError:
+            _reader_gone()  # ``| head``: the check ran; its exit code stands
     return DRIFT if report.drift else NO_DRIFT
+
+
+def _reader_gone() -> None:
+    """Standard output's reader has gone: nothing more is written there, and the flush at exit
+    finds nothing to fail on (no traceback for ``registra-drift ... | head``)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _holders(path: str | None) -> dict[str, str] | None:
