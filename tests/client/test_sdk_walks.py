@@ -224,6 +224,22 @@ def _busiest_asset(raw: list[dict[str, Any]]) -> str:
     return Counter(r["assetId"] for r in raw).most_common(1)[0][0]
 
 
+def _each_filter_matches(
+    flavour: str,
+    register: Register,
+    listing: str,
+    raw: list[dict[str, Any]],
+    cases: list[tuple[Filters, Predicate]],
+) -> None:
+    """Each filter of ``cases`` gives exactly the records of ``raw`` its predicate keeps."""
+    with sdk(flavour, register.base, register.reader) as api:
+        for filters, matches in cases:
+            expected = [r["id"] for r in raw if matches(r)]
+            assert 0 < len(expected) < len(raw), filters
+            got = api.all(getattr(api.client, listing).list(**filters))
+            assert _ids(got) == expected, filters
+
+
 @FLAVOURS
 def test_custody_filters_by_asset_and_status(flavour: str, register: Register) -> None:
     raw = register.raw[CUSTODY]
@@ -237,12 +253,7 @@ def test_custody_filters_by_asset_and_status(flavour: str, register: Register) -
             lambda r: (r["assetId"], r["status"]) == (asset, "ended"),
         ),
     ]
-    with sdk(flavour, register.base, register.reader) as api:
-        for filters, matches in cases:
-            expected = [r["id"] for r in raw if matches(r)]
-            assert 0 < len(expected) < len(raw), filters
-            got = api.all(api.client.custody_assignments.list(**filters))
-            assert _ids(got) == expected, filters
+    _each_filter_matches(flavour, register, "custody_assignments", raw, cases)
 
 
 @FLAVOURS
@@ -258,12 +269,7 @@ def test_readiness_filters_by_state_and_asset(flavour: str, register: Register) 
             lambda r: (r["assetId"], r["readinessState"]) == (asset, "ready"),
         ),
     ]
-    with sdk(flavour, register.base, register.reader) as api:
-        for filters, matches in cases:
-            expected = [r["id"] for r in raw if matches(r)]
-            assert 0 < len(expected) < len(raw), filters
-            got = api.all(api.client.readiness_assessments.list(**filters))
-            assert _ids(got) == expected, filters
+    _each_filter_matches(flavour, register, "readiness_assessments", raw, cases)
 
 
 @FLAVOURS
