@@ -43,7 +43,7 @@ def detect_encoding(
     head: bytes,
     at_end: bool,
     options: CsvOptions,
-    later: Callable[[], bytes | None] = lambda: None,
+    later: Callable[[], bytes | None],
 ) -> str:
     """The codec to read the file with (see ``read_table``); ``ReadError`` if unknown.
     ``later`` gives the file's first non-ASCII text after ``head`` (None: there is none, or
