@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import base64
 
-from django_otp.oath import totp
 from playwright.sync_api import Locator, Page, expect
+
+from tests.browser.server_db import rows
+from tests.totp import code_now, next_code
 
 REASON = "Browser journey: checking the register's pages end to end."
 
@@ -92,13 +94,16 @@ def set_up_authenticator(page: Page) -> bytes:
     page.get_by_role("link", name="Set up an authenticator app").click()
     page.get_by_role("button", name="Start").click()
     key = base64.b32decode(page.get_by_test_id("totp-key").inner_text().replace(" ", ""))
-    page.get_by_label("Code").fill(authenticator_code(key))
+    page.get_by_label("Code").fill(code_now(key))
     page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()
     return key
 
 
-def authenticator_code(key: bytes, *, step: int = 0) -> str:
-    """The code an authenticator app shows for ``key`` now, or ``step`` 30-second steps on (a
-    code is accepted once: the next sign-in within the same step needs the next one)."""
-    return f"{totp(key, drift=step):06d}"
+def next_authenticator_code(server_env: dict[str, str], member_id: str, key: bytes) -> str:
+    """The code the member's authenticator app would give that the server accepts now: a code
+    is accepted once, so it is of a step after the one the server last accepted (read from its
+    database)."""
+    devices = "SELECT last_t, drift FROM otp_totp_totpdevice WHERE user_id = %s"
+    ((last_t, drift),) = rows(server_env, devices, [member_id])
+    return next_code(key, last_t, drift)

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.db import transaction
-from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registra.assets import services as asset_services
@@ -35,6 +34,7 @@ from registra.organizations.policy import (
     actor_for_system_job,
 )
 from tests.cast import Cast, audit_mark, make_asset, operator
+from tests.totp import code_now
 
 REASON = "Checking who may do this"
 SERVICE_PACKAGES = (org_services, asset_services, import_services)
@@ -155,7 +155,7 @@ def _enrol(cast: Cast, actor: Actor) -> Any:
     """Set up an authenticator and confirm it with its current code."""
     device = OS.mfa_begin_enrolment(organization=cast.org, actor=actor, member_id=actor.id)
     return OS.mfa_confirm_enrolment(
-        organization=cast.org, actor=actor, member_id=actor.id, code=f"{totp(device.bin_key):06d}"
+        organization=cast.org, actor=actor, member_id=actor.id, code=code_now(device.bin_key)
     )
 
 

@@ -12,12 +12,12 @@ from urllib.parse import quote
 
 import pytest
 from django.test import Client, override_settings
-from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registra.core.models import AuditEvent
 from registra.organizations.models import Member, RecoveryCode
 from tests.cast import Cast
+from tests.totp import code_now, next_code, used_code
 from tests.web.conftest import PASSWORD, give_password, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -29,8 +29,10 @@ def _key_on_page(html: str) -> bytes:
     return base64.b32decode(match.group(1).replace(" ", ""))
 
 
-def _code(key: bytes, drift: int = 0) -> str:
-    return f"{totp(key, drift=drift):06d}"
+def _next_code(member: Member, key: bytes) -> str:
+    """A code the member's authenticator accepts now (after the last one it accepted)."""
+    device = TOTPDevice.objects.get(user=member)
+    return next_code(key, device.last_t, device.drift)
 
 
 def _enrol(client: Client, slug: str) -> tuple[bytes, list[str]]:
@@ -42,7 +44,7 @@ def _enrol(client: Client, slug: str) -> tuple[bytes, list[str]]:
     html = page.content.decode()
     assert "<svg" in html  # the QR code
     key = _key_on_page(html)
-    done = client.post(url, {"code": _code(key)})
+    done = client.post(url, {"code": code_now(key)})
     assert done.status_code == 200
     codes = re.findall(r"<li><code>([0-9a-f]{6}-[0-9a-f]{6})</code></li>", done.content.decode())
     return key, codes
@@ -79,7 +81,9 @@ def test_setting_up_an_authenticator_then_signing_in_with_its_code(cast: Cast) -
     assert page["Location"] == f"/o/{slug}/verify?next=%2Fo%2F{slug}%2Fdashboard"
     # Every page but the code page sends it there.
     assert fresh.get(f"/o/{slug}/assets/new")["Location"].startswith(f"/o/{slug}/verify")
-    wrong = fresh.post(f"/o/{slug}/verify", {"code": "000000" if _code(key) != "000000" else "1"})
+    wrong = fresh.post(
+        f"/o/{slug}/verify", {"code": "000000" if code_now(key) != "000000" else "1"}
+    )
     assert wrong.status_code == 400
     assert "This code is not correct." in wrong.content.decode()
     assert _events(member, "member.sign-in-failed")[-1].diff["after"]["step"] == "second factor"
@@ -92,9 +96,12 @@ def test_the_code_opens_the_page_asked_for_and_cannot_be_replayed(cast: Cast) ->
     key, _ = _enrol(_signed_in(member), slug)
     client = _signed_in(member)
     # The code already used to confirm the set-up is not accepted again (django-otp).
-    replay = client.post(f"/o/{slug}/verify?next=/o/{slug}/dashboard", {"code": _code(key)})
+    confirmed = used_code(key, TOTPDevice.objects.get(user=member).last_t)
+    replay = client.post(f"/o/{slug}/verify?next=/o/{slug}/dashboard", {"code": confirmed})
     assert replay.status_code == 400
-    nxt = client.post(f"/o/{slug}/verify?next=/o/{slug}/dashboard", {"code": _code(key, 1)})
+    nxt = client.post(
+        f"/o/{slug}/verify?next=/o/{slug}/dashboard", {"code": _next_code(member, key)}
+    )
     assert nxt.status_code == 302 and nxt["Location"] == f"/o/{slug}/dashboard"
     assert client.get(f"/o/{slug}/dashboard").status_code == 200
     assert (
@@ -102,7 +109,9 @@ def test_the_code_opens_the_page_asked_for_and_cannot_be_replayed(cast: Cast) ->
     )
     # An outside address as next is not followed.
     other = _signed_in(member)
-    away = other.post(f"/o/{slug}/verify", {"code": _code(key, 2), "next": "https://evil.example/"})
+    away = other.post(
+        f"/o/{slug}/verify", {"code": _next_code(member, key), "next": "https://evil.example/"}
+    )
     assert away["Location"] == f"/o/{slug}/"
 
 
@@ -127,10 +136,11 @@ def test_wrong_codes_lock_the_authenticator_for_a_while(cast: Cast) -> None:
     key, _ = _enrol(_signed_in(member), slug)
     client = _signed_in(member)
     assert client.post(f"/o/{slug}/verify", {"code": "12345x"}).status_code == 400
-    wrong = "000000" if _code(key, 1) != "000000" else "111111"
+    right = _next_code(member, key)
+    wrong = "000000" if right != "000000" else "111111"
     assert client.post(f"/o/{slug}/verify", {"code": wrong}).status_code == 400
     # The right code now is refused: the authenticator waits after a wrong one.
-    locked = client.post(f"/o/{slug}/verify", {"code": _code(key, 1)})
+    locked = client.post(f"/o/{slug}/verify", {"code": right})
     assert locked.status_code == 429
     assert "Too many wrong codes" in locked.content.decode()
 
