@@ -7,6 +7,7 @@ Examples::
     registra import run --org skyline-mro --profile "AMOS nightly" export.csv --json
     registra import profile export --org skyline-mro --profile "AMOS nightly" > amos.toml
     registra import profile import --org skyline-mro amos.toml [--replace]
+    registra import purge-plans --older-than-days 90 [--org skyline-mro] --apply
 
 ``import run`` exits 0 when the plan was applied or previewed within the profile's error
 threshold, 1 when its row errors exceed the threshold (nothing applied: the plan waits on its
@@ -66,6 +67,20 @@ def add_parser(sub: Any) -> None:
     )
     run.add_argument("--reason", default="", help="for the audit log (10-1000 chars)")
     run.set_defaults(func=cmd_import_run)
+
+    purge = cmds.add_parser(
+        "purge-plans",
+        help="delete the plan items of ended runs older than N days (a dry run unless --apply)",
+    )
+    purge.add_argument(
+        "--older-than-days",
+        type=int,
+        required=True,
+        help="runs created more than this many days ago (at least 1)",
+    )
+    purge.add_argument("--org", default=None, help="one organization (default: each in turn)")
+    purge.add_argument("--apply", action="store_true", help="really delete; without it, count")
+    purge.set_defaults(func=cmd_purge_plans)
 
     prof = cmds.add_parser("profile", help="import profiles as TOML files").add_subparsers(
         dest="profile_cmd", required=True
@@ -224,6 +239,30 @@ class _progress_bar:
     def __exit__(self, *exc: object) -> None:
         for bar in self.bars.values():
             bar.close()
+
+
+def cmd_purge_plans(args: argparse.Namespace) -> int:
+    from registra.imports.services import import_plans_purge
+    from registra.organizations import selectors as org_selectors
+
+    orgs = [org_selectors.organization_get_by_slug(args.org)] if args.org else None
+    for org in orgs or org_selectors.organization_list():
+        purged = import_plans_purge(
+            organization=org,
+            actor=_operator("import purge-plans", org),
+            reason=_operator_reason("import purge-plans"),
+            older_than_days=args.older_than_days,
+            apply=args.apply,
+        )
+        done = "deleted" if args.apply else "to delete"
+        items = sum(p.items for p in purged)
+        print(
+            f"{org.slug}: {len(purged)} runs older than {args.older_than_days} days, "
+            f"{items} plan items {done}"
+        )
+    if not args.apply:
+        print("dry run: nothing was deleted; add --apply to delete them")
+    return 0
 
 
 def cmd_profile_export(args: argparse.Namespace) -> int:

@@ -379,6 +379,11 @@ if _unknown := sorted(set(REGISTRA_EVIDENCE_TYPES) - _EVIDENCE_KNOWN):
 REGISTRA_IMPORT_URL_TIMEOUT = _env_int("REGISTRA_IMPORT_URL_TIMEOUT", 60)
 if REGISTRA_IMPORT_URL_TIMEOUT < 1:
     raise ImproperlyConfigured("REGISTRA_IMPORT_URL_TIMEOUT must be at least 1 (seconds)")
+# The worker deletes the plan items of ended runs older than this many days after each
+# nightly run (0, the default: keep them; decision 0019).
+REGISTRA_IMPORT_PLAN_DAYS = _env_int("REGISTRA_IMPORT_PLAN_DAYS", 0)
+if REGISTRA_IMPORT_PLAN_DAYS < 0:
+    raise ImproperlyConfigured("REGISTRA_IMPORT_PLAN_DAYS must be 0 (keep) or a number of days")
 REGISTRA_IMPORT_MAX_UPLOAD_MB = _env_int("REGISTRA_IMPORT_MAX_UPLOAD_MB", 200)
 if REGISTRA_IMPORT_MAX_UPLOAD_MB < 1:
     raise ImproperlyConfigured("REGISTRA_IMPORT_MAX_UPLOAD_MB must be at least 1 (megabytes)")

@@ -37,7 +37,7 @@ from registra.core.audit import verify_chain
 from registra.core.errors import Conflict, Forbidden
 from registra.core.models import AuditEvent
 from registra.imports import schedule, selectors, services
-from registra.imports.models import ImportProfile, ImportRun
+from registra.imports.models import ImportPlanItem, ImportProfile, ImportRun
 from registra.imports.schedule import next_occurrence
 from tests.cast import Cast
 from tests.imports.helpers import PROFILE, REASON, export, make_profile, row
@@ -202,6 +202,47 @@ def test_the_nightly_run_applies_the_newest_export_at_its_local_time(cast: Cast,
     assert [t.return_value for t in _tasks(TaskResultStatus.SUCCESSFUL)] == [
         f"run {run.id} applied"
     ]
+    assert verify_chain(cast.org.id).ok
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("days", [0, 30])
+def test_the_nightly_run_purges_plans_past_the_retention_period(
+    cast: Cast, drop: Path, tmp_path: Path, days: int
+):
+    export(drop / "amos-2026-11-10.csv", [row("TW-1")])
+    with time_machine.travel(NIGHT - timedelta(minutes=1), tick=False):
+        profile = _drop(cast, drop)
+    with time_machine.travel(NIGHT - timedelta(days=31), tick=False):
+        source = export(tmp_path / "old.csv", [row("TW-OLD"), row("TW-OLDER")])
+        old = services.import_run_start(
+            organization=cast.org,
+            actor=cast.actor(cast.editor),
+            reason=REASON,
+            profile_id=profile.id,
+            source=source,
+            trigger="web",
+            apply="yes",
+        )
+    old_items = ImportPlanItem.objects.filter(run=old).count()
+    assert old_items >= 2
+    night_time = time_machine.travel(NIGHT + timedelta(seconds=30), tick=False)
+    with override_settings(REGISTRA_IMPORT_PLAN_DAYS=days), night_time:
+        _work()
+    night = ImportRun.objects.get(scheduled_for=NIGHT)
+    assert night.status == "applied" and ImportPlanItem.objects.filter(run=night).exists()
+    old.refresh_from_db()
+    purged = AuditEvent.objects.filter(action="import.plan-purged")
+    if not days:  # the default keeps every plan
+        assert ImportPlanItem.objects.filter(run=old).count() == old_items
+        assert old.items_purged_at is None and not purged.exists()
+        return
+    assert not ImportPlanItem.objects.filter(run=old).exists()
+    assert old.items_purged_at == NIGHT + timedelta(seconds=30)
+    event = purged.get()
+    assert (event.subject_id, event.actor_id) == (old.id, "system:scheduled-import")
+    assert event.actor_label == "import plan retention"
+    assert event.reason == "Plans of import runs older than 30 days (REGISTRA_IMPORT_PLAN_DAYS)"
     assert verify_chain(cast.org.id).ok
 
 
@@ -509,7 +550,7 @@ import json, sys
 import django
 django.setup()
 from django_tasks_db.models import DBTaskResult
-from registra.imports.models import ImportProfile, ImportRun
+from registra.imports.models import ImportPlanItem, ImportProfile, ImportRun
 runs = ImportRun.objects.order_by("profile_name").values_list(
     "profile_name", "status", "scheduled_for")
 tasks = DBTaskResult.objects.values_list("status", "worker_ids", "return_value")

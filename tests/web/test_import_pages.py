@@ -11,6 +11,7 @@ import csv
 import io
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,9 @@ from registra.assets import services as asset_services
 from registra.assets.models import Asset
 from registra.core.models import AuditEvent
 from registra.imports.models import ImportPlanItem, ImportProfile, ImportRun
+from registra.imports.services import import_plans_purge
 from registra.organizations.models import Member
-from tests.cast import REASON, Cast, audit_mark, audit_since, make_asset
+from tests.cast import REASON, Cast, audit_mark, audit_since, make_asset, operator
 from tests.imports.helpers import PROFILE, export, make_profile, row, run
 
 pytestmark = pytest.mark.django_db
@@ -698,3 +700,27 @@ def test_the_dashboard_lists_the_plans_waiting_for_review(
     assert f'href="{BASE}runs/{waiting.id}/"' in html
     assert re.search(r"AMOS nightly</a></th>\s*<td><a[^>]*>.*?</a></td>\s*<td><span", html, re.S)
     assert AuditEvent.objects.filter(action="import.planned").count() == 1
+
+
+def test_a_run_whose_plan_was_purged_says_so(cast: Cast, viewer: Client, tmp_path: Path) -> None:
+    profile = make_profile(cast)
+    source = export(tmp_path / "amos.csv", [row("TW-1"), row("TW-2", Last_Cal="31.02.2026")])
+    old, kept = run(cast, profile, source, apply="yes"), run(cast, profile, source)
+    ImportRun.objects.filter(pk=old.pk).update(created_at=old.created_at - timedelta(days=40))
+    purged = import_plans_purge(
+        organization=cast.org, actor=operator(cast.org), reason=WHY, older_than_days=30, apply=True
+    )
+    assert [p.run_id for p in purged] == [old.id]
+    page = viewer.get(f"{BASE}runs/{old.id}/")
+    assert page.status_code == 200
+    text = _text(page)
+    assert "The plan's items were deleted on" in text
+    assert "1 creates" in text and "1 row errors" in text  # the counts remain
+    assert 'class="grid plan"' not in _html(page) and "errors.csv" not in _html(page)
+    report = viewer.get(f"{BASE}runs/{old.id}/errors.csv")
+    assert report.status_code == 302 and report["Location"] == f"{BASE}runs/{old.id}/"
+    assert "This run's error report was deleted with its plan." in _text(
+        viewer.get(report["Location"])
+    )
+    other = _html(viewer.get(f"{BASE}runs/{kept.id}/"))
+    assert 'class="grid plan"' in other and "The plan's items were deleted" not in other

@@ -78,6 +78,9 @@ class ImportRun(models.Model):
     applied_at = models.DateTimeField(null=True, blank=True)
     plan_seconds = models.FloatField(null=True, blank=True)
     apply_seconds = models.FloatField(null=True, blank=True)
+    # When the plan's items were deleted after the retention period (services/retention.py):
+    # the run and its counts stay, its pages say the item list is gone.
+    items_purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -2,10 +2,11 @@
 
 It fetches the file (the newest in the drop folder that matches the pattern, or the file at
 the URL), runs the profile over it as the ``scheduled-import`` system job (applied when the row
-errors are within the profile's threshold, otherwise left for review), then moves the profile
-on to its next night. A URL that answers with an error, or not at all, is a failed run with
-the reason; an empty drop folder runs nothing (a warning in the log). Neither stops the
-worker.
+errors are within the profile's threshold, otherwise left for review), deletes the plans of
+the organization's runs older than ``REGISTRA_IMPORT_PLAN_DAYS`` when that is set, then moves
+the profile on to its next night. A URL that answers with an error, or not at all, is a failed
+run with the reason; an empty drop folder runs nothing (a warning in the log). Neither stops
+the worker.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ def run_scheduled_import(organization_id: str, profile_id: str, occurrence: str)
         return "skipped: the profile no longer waits for this run"
     organization = org_selectors.organization_get(organization_id)
     try:
-        return _run(organization, profile, at)
+        outcome = _run(organization, profile, at)
+        _purge_old_plans(organization)
+        return outcome
     finally:  # even after an unexpected error: one bad night must not end the schedule
         schedule.advance(organization, profile.pk, at)
 
@@ -90,6 +93,26 @@ def _run(organization: Organization, profile: ImportProfile, at: datetime) -> st
         log.info("nightly import of %s for %s already ran", profile.name, at.isoformat())
         return "skipped: this night's run is recorded already"
     return _outcome(profile, run)
+
+
+def _purge_old_plans(organization: Organization) -> None:
+    """The organization's plans past ``REGISTRA_IMPORT_PLAN_DAYS`` (when set), deleted after
+    the night's run, whatever it found (decision 0019)."""
+    days = settings.REGISTRA_IMPORT_PLAN_DAYS
+    if not days:
+        return
+    purged = services.import_plans_purge(
+        organization=organization,
+        actor=actor_for_system_job(
+            "scheduled-import", organization=organization, label="import plan retention"
+        ),
+        reason=f"Plans of import runs older than {days} days (REGISTRA_IMPORT_PLAN_DAYS)",
+        older_than_days=days,
+        apply=True,
+    )
+    if purged:
+        items = sum(p.items for p in purged)
+        log.info("purged the plans of %d import runs (%d items)", len(purged), items)
 
 
 def _reason(profile: ImportProfile, file_name: str) -> str:

@@ -6,6 +6,7 @@ from registra.imports.services.profiles import (
     import_profile_delete,
     import_profile_update,
 )
+from registra.imports.services.retention import PurgedPlan, import_plans_purge
 from registra.imports.services.runs import (
     ImportFailed,
     SourceFile,
@@ -17,7 +18,9 @@ from registra.imports.services.unreachable import import_run_unreachable
 
 __all__ = [
     "ImportFailed",
+    "PurgedPlan",
     "SourceFile",
+    "import_plans_purge",
     "import_profile_create",
     "import_profile_delete",
     "import_profile_update",

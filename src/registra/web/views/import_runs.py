@@ -364,11 +364,14 @@ def run_discard(request: HttpRequest, run_id: str) -> HttpResponseBase:
 
 @require_GET
 @read_page
-def run_errors(request: HttpRequest, run_id: str) -> StreamingHttpResponse:
+def run_errors(request: HttpRequest, run_id: str) -> HttpResponseBase:
     """The run's row errors as CSV (line, asset key, column, value, reason), streamed, every
-    cell formula-safe."""
+    cell formula-safe; back to the run page when they were deleted with its plan."""
     org = organization_of(request)
     run = _run(request, run_id)
+    if run.items_purged_at:
+        messages.error(request, "This run's error report was deleted with its plan.")
+        return _to_run(request, run)
     rows = selectors.error_report_rows(org, run)
     lines = csv_chunks(ERROR_REPORT_HEADER, rows, timezone.get_current_timezone())
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
