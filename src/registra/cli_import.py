@@ -242,24 +242,30 @@ class _progress_bar:
 
 
 def cmd_purge_plans(args: argparse.Namespace) -> int:
+    from registra.core.errors import ValidationFailed
     from registra.imports.services import import_plans_purge
     from registra.organizations import selectors as org_selectors
 
+    days = args.older_than_days
     orgs = [org_selectors.organization_get_by_slug(args.org)] if args.org else None
     for org in orgs or org_selectors.organization_list():
-        purged = import_plans_purge(
-            organization=org,
-            actor=_operator("import purge-plans", org),
-            reason=_operator_reason("import purge-plans"),
-            older_than_days=args.older_than_days,
-            apply=args.apply,
-        )
+        try:
+            purged = import_plans_purge(
+                organization=org,
+                actor=_operator("import purge-plans", org),
+                reason=_operator_reason("import purge-plans"),
+                older_than_days=days,
+                apply=args.apply,
+            )
+        except ValidationFailed as exc:  # the one field is the flag's
+            message = exc.issues[0]["message"] if exc.issues else exc.message
+            print(f"registra: error: --older-than-days: {message}", file=sys.stderr)
+            return 2
         done = "deleted" if args.apply else "to delete"
         items = sum(p.items for p in purged)
-        print(
-            f"{org.slug}: {len(purged)} runs older than {args.older_than_days} days, "
-            f"{items} plan items {done}"
-        )
+        runs = f"{len(purged)} run{'' if len(purged) == 1 else 's'}"
+        age = f"{days} day{'' if days == 1 else 's'}"
+        print(f"{org.slug}: {runs} older than {age}, {items} plan items {done}")
     if not args.apply:
         print("dry run: nothing was deleted; add --apply to delete them")
     return 0

@@ -179,5 +179,6 @@ def test_registra_import_purge_plans(cast: Cast, runs: dict[str, ImportRun], cap
         assert event is not None and event.actor_id == "system:operator"
         assert main([*command[:-1], "0"]) == 2
     assert (
-        "olderThanDays: must be a whole number of days from 1 to 36500" in capsys.readouterr().err
+        "registra: error: --older-than-days: must be a whole number of days from 1 to 36500"
+        in capsys.readouterr().err
     )
