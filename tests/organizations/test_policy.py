@@ -24,6 +24,7 @@ from registra.core.audit import Actor
 from registra.core.errors import Forbidden
 from registra.core.timefmt import now
 from registra.imports import services as import_services
+from registra.imports.models import ImportRun
 from registra.organizations import policy
 from registra.organizations import services as org_services
 from registra.organizations.models import AccessToken
@@ -196,6 +197,16 @@ def _planned(cast: Cast) -> Any:
         source=source,
         trigger="cli",
     )
+
+
+def _old_run(cast: Cast) -> Any:
+    """A run that ended 100 days ago, its plan still kept."""
+    run = _planned(cast)
+    IS.import_run_discard(
+        organization=cast.org, actor=operator(cast.org), reason=REASON, run_id=run.id
+    )
+    ImportRun.objects.filter(pk=run.pk).update(created_at=run.created_at - timedelta(days=100))
+    return run
 
 
 ROWS: dict[str, Row] = {
@@ -461,6 +472,11 @@ ROWS: dict[str, Row] = {
     ),
     "import_run_discard": Row(
         R, lambda c, a, run: IS.import_run_discard(**_in(c, a), run_id=run.id), _planned
+    ),
+    "import_plans_purge": Row(
+        R,
+        lambda c, a, _: IS.import_plans_purge(**_in(c, a), older_than_days=30, apply=True),
+        _old_run,
     ),
     "import_run_unreachable": Row(
         R,
