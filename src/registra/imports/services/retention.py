@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Count
 
 from registra.core import audit, validation
 from registra.core.audit import Actor
@@ -65,21 +65,27 @@ def import_plans_purge(
         .order_by("created_at", "id")
         .values_list("id", flat=True)
     )
-    if not apply:
-        return [PurgedPlan(run_id, _items(run_id).count()) for run_id in due]
-    return [_purge(organization, actor, reason, run_id, older_than_days) for run_id in due]
-
-
-def _items(run_id: str) -> QuerySet[ImportPlanItem]:
-    return ImportPlanItem.objects.filter(run_id=run_id)
+    if not apply:  # one grouped count, not one query per run
+        ids = list(due)
+        counts = dict(
+            ImportPlanItem.objects.filter(run_id__in=ids)
+            .values_list("run_id")
+            .annotate(n=Count("id"))
+            .values_list("run_id", "n")
+        )
+        return [PurgedPlan(run_id, counts.get(run_id, 0)) for run_id in ids]
+    purged = (_purge(organization, actor, reason, run_id, older_than_days) for run_id in due)
+    return [p for p in purged if p is not None]
 
 
 @transaction.atomic
 def _purge(
     organization: Organization, actor: Actor, reason: str, run_id: str, days: int
-) -> PurgedPlan:
+) -> PurgedPlan | None:
     run = ImportRun.objects.select_for_update().get(organization=organization, pk=run_id)
-    items, _ = _items(run.id).delete()
+    if run.items_purged_at is not None:  # another purge took it while this one listed the runs
+        return None
+    items, _ = ImportPlanItem.objects.filter(run=run).delete()
     run.items_purged_at = now()
     run.save(update_fields=["items_purged_at"])
     audit.record(
