@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.core.cache import caches
@@ -51,3 +52,19 @@ def _fast_password_hashes() -> Iterator[None]:
 @pytest.fixture
 def cast(db: None) -> Cast:
     return build_cast()
+
+
+@pytest.fixture(autouse=True)
+def evidence_dir(tmp_path: Path) -> Iterator[Path]:
+    """The file storage (evidence files, uploads waiting for the import worker) in the test's
+    own folder, never the checkout's ``var/``."""
+    location = tmp_path / "evidence"
+    storages = {
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": location},
+        },
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    with override_settings(STORAGES=storages, MEDIA_ROOT=location):
+        yield location

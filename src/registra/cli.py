@@ -297,11 +297,14 @@ Several workers may run at once, on one host or several: each task is taken by o
 def cmd_worker(args: argparse.Namespace) -> int:
     from django.core.management import call_command
 
-    from registra.imports import schedule
+    from registra.imports import schedule, services
 
     queued = schedule.ensure_enqueued()
     if queued:
         print(f"queued {queued} nightly imports that had no task waiting")
+    requeued = services.requeue_waiting()
+    if requeued:
+        print(f"queued {requeued} web imports again whose worker had stopped")
     options: dict[str, Any] = {"batch": args.batch, "reload": False}
     if args.worker_id:
         options["worker_id"] = args.worker_id
@@ -314,7 +317,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def _add_worker_parser(sub: Any) -> None:
     worker = sub.add_parser(
         "worker",
-        help="run scheduled imports (the background task worker)",
+        help="run nightly imports and the web's uploads and applies (the background worker)",
         epilog=WORKER_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

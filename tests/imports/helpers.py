@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from django.core.management import call_command
 
 from registra.imports import services
 from registra.imports.models import ImportProfile, ImportRun
@@ -120,3 +125,28 @@ def run(
         trigger="web",
         apply=apply,
     )
+
+
+@contextlib.contextmanager
+def own_signals() -> Iterator[None]:
+    """The worker installs its own signal handlers; put pytest's back afterwards."""
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)}
+    try:
+        yield
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+
+
+def work_off() -> None:
+    """The library's worker, in this process, once over every task that is due (``--batch``):
+    the nightly runs, and the web's uploads and applies."""
+    with own_signals():
+        call_command(
+            "db_worker",
+            batch=True,
+            startup_delay=False,
+            reload=False,
+            verbosity=0,
+            worker_id="tests",
+        )

@@ -8,12 +8,10 @@ as Django does between requests, which a test transaction would not survive."""
 
 from __future__ import annotations
 
-import contextlib
 import http.server
 import json
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -26,7 +24,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.core.management import call_command
 from django.test import override_settings
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
@@ -40,7 +37,7 @@ from registra.imports import schedule, selectors, services
 from registra.imports.models import ImportPlanItem, ImportProfile, ImportRun
 from registra.imports.schedule import next_occurrence
 from tests.cast import Cast
-from tests.imports.helpers import PROFILE, REASON, export, make_profile, row
+from tests.imports.helpers import PROFILE, REASON, export, make_profile, own_signals, row, work_off
 from tests.servers import own_database, registra, run_registra, stop
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -127,30 +124,6 @@ def test_a_time_that_is_not_hh_mm_is_refused(bad: str) -> None:
 # --- the nightly run, with a controlled clock ----------------------------------------------
 
 
-@contextlib.contextmanager
-def _own_signals() -> Iterator[None]:
-    """The worker installs its own signal handlers; put pytest's back afterwards."""
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)}
-    try:
-        yield
-    finally:
-        for number, handler in handlers.items():
-            signal.signal(number, handler)
-
-
-def _work() -> None:
-    """The library's worker, once over every task that is due (``--batch``)."""
-    with _own_signals():
-        call_command(
-            "db_worker",
-            batch=True,
-            startup_delay=False,
-            reload=False,
-            verbosity=0,
-            worker_id="tests",
-        )
-
-
 def _drop(cast: Cast, folder: Path, **overrides: Any) -> ImportProfile:
     """A profile that runs nightly at 02:00 from ``folder`` (made at the current clock)."""
     plan = {"time": "02:00", "folder": str(folder), "pattern": "amos-*.csv"}
@@ -178,11 +151,11 @@ def test_the_nightly_run_applies_the_newest_export_at_its_local_time(cast: Cast,
         profile = _drop(cast, drop)
         assert profile.next_run_at == NIGHT
         assert [t.run_after for t in _tasks(TaskResultStatus.READY)] == [NIGHT]
-        _work()
+        work_off()
         assert not ImportRun.objects.exists()  # 01:59: not yet
 
         clock.move_to(NIGHT + timedelta(seconds=30))
-        _work()
+        work_off()
     run = ImportRun.objects.get()
     assert (run.trigger, run.status, run.scheduled_for) == ("schedule", "applied", NIGHT)
     assert run.file_name == "amos-2026-11-10.csv"
@@ -228,7 +201,7 @@ def test_the_nightly_run_purges_plans_past_the_retention_period(
     assert old_items >= 2
     night_time = time_machine.travel(NIGHT + timedelta(seconds=30), tick=False)
     with override_settings(REGISTRA_IMPORT_PLAN_DAYS=days), night_time:
-        _work()
+        work_off()
     night = ImportRun.objects.get(scheduled_for=NIGHT)
     assert night.status == "applied" and ImportPlanItem.objects.filter(run=night).exists()
     old.refresh_from_db()
@@ -253,7 +226,7 @@ def test_a_night_with_errors_above_the_threshold_waits_for_review(cast: Cast, dr
     with time_machine.travel(NIGHT - timedelta(minutes=1), tick=False) as clock:
         profile = _drop(cast, drop, error_threshold=1)
         clock.move_to(NIGHT + timedelta(seconds=30))
-        _work()
+        work_off()
     run = ImportRun.objects.get()
     assert (run.status, run.rows_with_errors, run.scheduled_for) == ("planned", 2, NIGHT)
     assert not Asset.objects.filter(organization=cast.org).exists()  # nothing applied
@@ -272,7 +245,7 @@ def test_an_empty_drop_folder_runs_nothing_and_keeps_the_schedule(
         profile = _drop(cast, drop)
         clock.move_to(NIGHT + timedelta(seconds=30))
         with caplog.at_level(logging.WARNING, logger="registra.imports.tasks"):
-            _work()
+            work_off()
     assert not ImportRun.objects.exists()
     assert f"no file in {drop} matches amos-*.csv" in caplog.text
     profile.refresh_from_db()
@@ -286,7 +259,7 @@ def test_nights_missed_while_no_worker_ran_run_once(cast: Cast, drop: Path):
     with time_machine.travel(NIGHT - timedelta(minutes=1), tick=False) as clock:
         profile = _drop(cast, drop)
         clock.move_to(NIGHT + timedelta(days=3, hours=8))  # the worker is back on day four
-        _work()
+        work_off()
     run = ImportRun.objects.get()
     assert (run.status, run.scheduled_for) == ("applied", NIGHT)  # the night it waited for
     profile.refresh_from_db()
@@ -311,13 +284,13 @@ def test_a_changed_schedule_leaves_the_old_night_undone(cast: Cast, drop: Path):
         )
         assert len(_tasks(TaskResultStatus.READY)) == 2  # the 02:00 task stays queued
         clock.move_to(NIGHT + timedelta(seconds=30))
-        _work()
+        work_off()
         assert not ImportRun.objects.exists()
         assert [t.return_value for t in _tasks(TaskResultStatus.SUCCESSFUL)] == [
             "skipped: the profile no longer waits for this run"
         ]
         clock.move_to(NIGHT + timedelta(hours=1, seconds=30))
-        _work()
+        work_off()
     run = ImportRun.objects.get()
     assert run.scheduled_for == NIGHT + timedelta(hours=1)
     profile.refresh_from_db()
@@ -339,7 +312,7 @@ def test_a_removed_schedule_runs_nothing_more(cast: Cast, drop: Path):
         profile.refresh_from_db()
         assert profile.next_run_at is None
         clock.move_to(NIGHT + timedelta(seconds=30))
-        _work()
+        work_off()
     assert not ImportRun.objects.exists()
     assert not _tasks(TaskResultStatus.READY)
 
@@ -355,7 +328,7 @@ def test_a_lost_task_is_queued_again_when_a_worker_starts(cast: Cast, drop: Path
         assert schedule.ensure_enqueued() == 1
         assert schedule.ensure_enqueued() == 0
         clock.move_to(NIGHT + timedelta(seconds=30))
-        _work()
+        work_off()
     assert ImportRun.objects.get().scheduled_for == NIGHT
     profile.refresh_from_db()
     assert profile.next_run_at == NIGHT + timedelta(days=1)
@@ -370,7 +343,7 @@ def test_registra_worker_queues_what_is_missing_then_runs_what_is_due(
         profile = _drop(cast, drop)
         DBTaskResult.objects.all().delete()  # a profile saved before its task was queued
         clock.move_to(NIGHT + timedelta(seconds=30))
-        with _own_signals():
+        with own_signals():
             assert cli.main(["worker", "--batch", "--worker-id", "cli-tests"]) == 0
     assert "queued 1 nightly imports that had no task waiting" in capsys.readouterr().out
     run = ImportRun.objects.get()
@@ -398,7 +371,7 @@ def test_a_second_task_of_one_night_does_nothing(cast: Cast, drop: Path):
         profile = _drop(cast, drop)
         schedule.enqueue(cast.org.id, profile.id, NIGHT)  # the same night, queued twice
         clock.move_to(NIGHT + timedelta(seconds=30))
-        _work()
+        work_off()
     assert ImportRun.objects.count() == 1
     outcomes = sorted(str(t.return_value) for t in _tasks(TaskResultStatus.SUCCESSFUL))
     assert outcomes[0].startswith("run ") and outcomes[1].startswith("skipped")
@@ -456,7 +429,7 @@ def _night(cast: Cast, url: str) -> ImportRun:
     with time_machine.travel(NIGHT - timedelta(minutes=1), tick=False) as clock:
         profile = _from_url(cast, url)
         clock.move_to(NIGHT + timedelta(seconds=30))
-        _work()
+        work_off()
     profile.refresh_from_db()
     assert profile.next_run_at == NIGHT + timedelta(days=1)  # the worker carried on
     assert len(_tasks(TaskResultStatus.READY)) == 1

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from django.apps import apps
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -58,6 +59,9 @@ CREDENTIAL_SERVICES = {
     "sign_in_record",
     "sign_in_failure_record",
 }
+# The worker's steps of a web run: no actor of their own, they act as the one recorded on the
+# run, with its permissions as they are when the worker runs (tests/web/test_import_pages.py).
+WORKER_STEPS = {"plan_uploaded", "apply_requested", "requeue_waiting"}
 
 ACTORS: dict[str, Callable[[Cast], Actor]] = {
     "admin": lambda c: actor_for_member(c.admin),
@@ -470,6 +474,16 @@ ROWS: dict[str, Row] = {
     "import_run_apply": Row(
         R, lambda c, a, run: IS.import_run_apply(**_in(c, a), run_id=run.id), _planned
     ),
+    "import_run_queue": Row(
+        R,
+        lambda c, a, p: IS.import_run_queue(
+            **_in(c, a), profile_id=p.id, upload=ContentFile(b"Key,Name\nTUG-9,Tug\n"), name="a.csv"
+        ),
+        _profile,
+    ),
+    "import_run_request_apply": Row(
+        R, lambda c, a, run: IS.import_run_request_apply(**_in(c, a), run_id=run.id), _planned
+    ),
     "import_run_discard": Row(
         R, lambda c, a, run: IS.import_run_discard(**_in(c, a), run_id=run.id), _planned
     ),
@@ -580,10 +594,12 @@ def _database() -> dict[str, list[dict[str, Any]]]:
 
 
 def test_every_exported_service_is_classified():
-    assert set(EXPORTED) == set(ROWS) | NOT_SERVICES | CREDENTIAL_SERVICES
+    assert set(EXPORTED) == set(ROWS) | NOT_SERVICES | CREDENTIAL_SERVICES | WORKER_STEPS
 
 
-@pytest.mark.parametrize("name", sorted(set(EXPORTED) - NOT_SERVICES - CREDENTIAL_SERVICES))
+@pytest.mark.parametrize(
+    "name", sorted(set(EXPORTED) - NOT_SERVICES - CREDENTIAL_SERVICES - WORKER_STEPS)
+)
 def test_each_actor_is_allowed_or_refused_by_the_service(cast, name):
     row = ROWS.get(name)
     assert row is not None, f"{name} is exported but has no row in ROWS"
@@ -609,8 +625,8 @@ def test_each_actor_is_allowed_or_refused_by_the_service(cast, name):
     assert unexpected_writes == []
 
 
-@pytest.mark.parametrize("name", sorted(CREDENTIAL_SERVICES & set(EXPORTED)))
-def test_credential_services_take_no_actor(name):
+@pytest.mark.parametrize("name", sorted((CREDENTIAL_SERVICES | WORKER_STEPS) & set(EXPORTED)))
+def test_credential_services_and_worker_steps_take_no_actor(name):
     assert "actor" not in inspect.signature(EXPORTED[name]).parameters
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client, override_settings
@@ -29,7 +30,7 @@ from registra.imports.models import ImportPlanItem, ImportProfile, ImportRun
 from registra.imports.services import import_plans_purge
 from registra.organizations.models import Member
 from tests.cast import REASON, Cast, audit_mark, audit_since, make_asset, operator
-from tests.imports.helpers import PROFILE, export, make_profile, row, run
+from tests.imports.helpers import PROFILE, export, make_profile, row, run, work_off
 
 pytestmark = pytest.mark.django_db
 BASE = "/o/skyline-mro/imports/"
@@ -68,9 +69,25 @@ def _csv_bytes(tmp_path: Path, rows: list[dict[str, str]]) -> bytes:
     return export(tmp_path / "export.csv", rows).path.read_bytes()
 
 
-def _plan(client: Client, profile: ImportProfile, content: bytes, name: str = "amos.csv") -> Any:
+def _queue(client: Client, profile: ImportProfile, content: bytes, name: str = "amos.csv") -> Any:
+    """Upload a file to plan it: its run is queued for the worker."""
     url = f"{BASE}profiles/{profile.id}/run"
     return client.post(url, {"file": _upload(name, content), "reason": WHY})
+
+
+def _plan(client: Client, profile: ImportProfile, content: bytes, name: str = "amos.csv") -> Any:
+    """Upload a file, then let the worker plan it (the upload's response)."""
+    response = _queue(client, profile, content, name)
+    work_off()
+    return response
+
+
+def _apply(client: Client, run: ImportRun) -> Any:
+    """Ask for the plan to be applied, let the worker apply it, and read the run page."""
+    asked = client.post(f"{BASE}runs/{run.id}/apply", {"reason": WHY})
+    assert asked.status_code == 302, _html(asked)[:3000]
+    work_off()
+    return client.get(f"{BASE}runs/{run.id}/")
 
 
 def _run_of(response: Any) -> ImportRun:
@@ -508,7 +525,7 @@ def test_a_preview_then_apply_changes_the_register(
     assert planned.status == "planned" and planned.trigger == "web"
     assert planned.started_by_id == cast.editor.id
     assert not Asset.objects.filter(organization=cast.org).exists()
-    assert [e.action for e in audit_since(cast.org, mark)] == ["import.planned"]
+    assert [e.action for e in audit_since(cast.org, mark)] == ["import.queued", "import.planned"]
 
     page = editor.get(f"{BASE}runs/{planned.id}/")
     html = _html(page)
@@ -519,7 +536,7 @@ def test_a_preview_then_apply_changes_the_register(
     assert "Tess Technician (sky.tess@example.test)" in html  # the handoff's holder by name
 
     mark = audit_mark(cast.org)
-    applied = editor.post(f"{BASE}runs/{planned.id}/apply", {"reason": WHY}, follow=True)
+    applied = _apply(editor, planned)
     html = _html(applied)
     assert "Applied: 2 created, 1 custody handoffs, 2 new calibrations." in html
     assert "Applied on" in _text(applied)
@@ -532,7 +549,7 @@ def test_a_preview_then_apply_changes_the_register(
 
 
 @pytest.mark.parametrize("in_memory", [True, False])
-def test_the_uploaded_file_is_gone_after_planning(
+def test_the_uploaded_file_waits_in_the_storage_and_is_gone_after_planning(
     cast: Cast, editor: Client, tmp_path: Path, in_memory: bool
 ) -> None:
     uploads = tmp_path / "uploads"
@@ -540,10 +557,83 @@ def test_the_uploaded_file_is_gone_after_planning(
     limit = 10 * 1024 * 1024 if in_memory else 0  # 0: Django streams every upload to a file
     content = _csv_bytes(tmp_path, [row("TW-1")])
     with override_settings(FILE_UPLOAD_TEMP_DIR=str(uploads), FILE_UPLOAD_MAX_MEMORY_SIZE=limit):
-        planned = _run_of(_plan(editor, make_profile(cast), content))
-    assert planned.status == "planned" and planned.file_name == "amos.csv"
-    assert planned.file_size == len(content)
-    assert list(uploads.iterdir()) == []
+        queued = _run_of(_queue(editor, make_profile(cast), content))
+    assert list(uploads.iterdir()) == []  # Django's temporary file is gone with the request
+    assert queued.status == "queued" and queued.upload_key.startswith("import-uploads/")
+    with default_storage.open(queued.upload_key, "rb") as kept:
+        assert kept.read() == content
+    work_off()
+    queued.refresh_from_db()
+    assert queued.status == "planned" and queued.file_name == "amos.csv"
+    assert queued.file_size == len(content) and queued.rows_read == 1
+    assert queued.upload_key == "" and default_storage.listdir("import-uploads") == ([], [])
+
+
+def test_a_queued_run_s_page_waits_for_the_worker_then_shows_the_plan(
+    cast: Cast, editor: Client, tmp_path: Path
+) -> None:
+    profile = make_profile(cast)
+    mark = audit_mark(cast.org)
+    queued = _run_of(_queue(editor, profile, _csv_bytes(tmp_path, [row("TW-1")])))
+    assert [e.action for e in audit_since(cast.org, mark)] == ["import.queued"]
+    page = editor.get(f"{BASE}runs/{queued.id}/")
+    text = _text(page)
+    assert "Uploaded: the worker plans the file now. Nothing has changed yet." in text
+    assert "Queued: the worker reads the file and compares it with the register" in text
+    assert 'data-state="queued"' in _html(page) and "web/run_state.js" in _html(page)
+    assert "Apply this plan" not in _html(page)
+    state = f"{BASE}runs/{queued.id}/state"
+    assert editor.get(state).json() == {"state": "queued"}
+    work_off()
+    assert editor.get(state).json() == {"state": "planned"}
+    page = editor.get(f"{BASE}runs/{queued.id}/")
+    assert "Planned: waiting for review" in _text(page) and "Apply this plan" in _html(page)
+    assert "web/run_state.js" not in _html(page)
+    assert [e.action for e in audit_since(cast.org, mark)] == ["import.queued", "import.planned"]
+    assert not Asset.objects.filter(organization=cast.org).exists()
+
+
+def test_an_apply_waits_for_the_worker_and_cannot_be_discarded_or_asked_twice(
+    cast: Cast, editor: Client, admin: Client, tmp_path: Path
+) -> None:
+    planned = _run_of(_plan(editor, make_profile(cast), _csv_bytes(tmp_path, [row("TW-1")])))
+    asked = editor.post(f"{BASE}runs/{planned.id}/apply", {"reason": WHY}, follow=True)
+    text = _text(asked)
+    assert "Applying: the worker writes the plan now, all or nothing." in text
+    assert "Applying: asked by Eddie Editor" in text and "Apply this plan" not in _html(asked)
+    assert editor.get(f"{BASE}runs/{planned.id}/state").json() == {"state": "applying"}
+    twice = admin.post(f"{BASE}runs/{planned.id}/apply", {"reason": WHY})
+    assert twice.status_code == 422 and "is being applied already" in _html(twice)
+    discard = admin.post(f"{BASE}runs/{planned.id}/discard", {"reason": WHY})
+    assert discard.status_code == 422 and "can no longer be discarded" in _html(discard)
+    assert not Asset.objects.filter(organization=cast.org).exists()
+    work_off()
+    planned.refresh_from_db()
+    assert planned.status == "applied" and planned.apply_requested_at is None
+    assert planned.applied_by_label == "Eddie Editor"
+    assert Asset.objects.filter(organization=cast.org, asset_key="TW-1").exists()
+    applied = AuditEvent.objects.get(action="import.applied", subject_id=planned.id)
+    assert (applied.actor_id, applied.reason) == (cast.editor.id, WHY)
+
+
+def test_the_worker_plans_and_applies_with_the_member_s_role_as_it_is_then(
+    cast: Cast, editor: Client, tmp_path: Path
+) -> None:
+    profile = make_profile(cast)
+    queued = _run_of(_queue(editor, profile, _csv_bytes(tmp_path, [row("TW-1")])))
+    Member.objects.filter(pk=cast.editor.pk).update(role="viewer")
+    work_off()
+    queued.refresh_from_db()
+    assert queued.status == "failed" and "may not" in queued.message, queued.message
+    assert queued.upload_key == ""
+    Member.objects.filter(pk=cast.editor.pk).update(role="editor")
+    planned = _run_of(_plan(editor, profile, _csv_bytes(tmp_path, [row("TW-1")])))
+    assert editor.post(f"{BASE}runs/{planned.id}/apply", {"reason": WHY}).status_code == 302
+    Member.objects.filter(pk=cast.editor.pk).update(role="viewer")
+    work_off()
+    planned.refresh_from_db()
+    assert planned.status == "planned" and planned.apply_requested_at is None
+    assert not Asset.objects.filter(organization=cast.org).exists()
 
 
 def test_apply_after_the_register_changed_is_refused(
@@ -560,9 +650,9 @@ def test_apply_after_the_register_changed_is_refused(
         asset_id=asset.id,
         description="Sent to the lab",
     )
-    refused = editor.post(f"{BASE}runs/{planned.id}/apply", {"reason": WHY}, follow=True)
+    refused = _apply(editor, planned)
     html = _html(refused)
-    assert "Nothing was applied: the register changed since this plan was made" in html
+    assert "the register changed since this plan was made (1 changes)" in html
     assert "Refused: the register changed since this plan was made" in _text(refused)
     planned.refresh_from_db()
     assert planned.status == "refused"
@@ -684,10 +774,10 @@ def test_a_re_run_of_an_applied_file_plans_nothing_but_unchanged(
     profile = make_profile(cast)
     content = _csv_bytes(tmp_path, [row("TW-1"), row("TW-2")])
     first = _run_of(_plan(editor, profile, content))
-    editor.post(f"{BASE}runs/{first.id}/apply", {"reason": WHY})
+    _apply(editor, first)
     again = _run_of(_plan(editor, profile, content))
     assert {k: v for k, v in again.counts.items() if v} == {"unchanged": 2}
-    assert "2 unchanged" in _html(editor.get(f"{BASE}runs/{again.id}/"))
+    assert "2 unchanged" in _text(editor.get(f"{BASE}runs/{again.id}/"))
 
 
 def test_the_dashboard_lists_the_plans_waiting_for_review(

@@ -5,7 +5,7 @@ refusals; 404 for another organization; pinned query counts of the GET pages."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -29,20 +29,6 @@ pytestmark = pytest.mark.django_db
 WHY = "Annual calibration due per the schedule"
 PDF = b"%PDF-1.7\n" + b"certificate body " * 100 + b"\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-@pytest.fixture(autouse=True)
-def evidence_dir(tmp_path: Path) -> Iterator[Path]:
-    location = tmp_path / "evidence"
-    storages = {
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": location},
-        },
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    with override_settings(STORAGES=storages, MEDIA_ROOT=location):
-        yield location
 
 
 @pytest.fixture

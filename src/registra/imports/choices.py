@@ -6,10 +6,12 @@ from django.db import models
 
 
 class RunStatus(models.TextChoices):
-    """planning -> planned (waits for review) -> applied; failed (could not read or apply:
-    nothing was written), refused (stale plan or another run in progress), discarded (a
-    reviewer dropped the plan), interrupted (its process died before it finished)."""
+    """queued (a file uploaded in the web, waiting for the worker to plan it) -> planning ->
+    planned (waits for review) -> applied; failed (could not read or apply: nothing was
+    written), refused (stale plan or another run in progress), discarded (a reviewer dropped
+    the plan), interrupted (its process died before it finished)."""
 
+    QUEUED = "queued"
     PLANNING = "planning"
     PLANNED = "planned"
     APPLIED = "applied"
@@ -20,7 +22,7 @@ class RunStatus(models.TextChoices):
 
 
 # A run in one of these may still change; every other status is final.
-OPEN_STATUSES = (RunStatus.PLANNING, RunStatus.PLANNED)
+OPEN_STATUSES = (RunStatus.QUEUED, RunStatus.PLANNING, RunStatus.PLANNED)
 
 
 class RunTrigger(models.TextChoices):

@@ -81,6 +81,15 @@ class ImportRun(models.Model):
     # When the plan's items were deleted after the retention period (services/retention.py):
     # the run and its counts stay, its pages say the item list is gone.
     items_purged_at = models.DateTimeField(null=True, blank=True)
+    # A file uploaded in the web waits in the storage for the worker to plan it (decision
+    # 0020): its name there, cleared once the run is planned or failed.
+    upload_key = models.CharField(max_length=500, blank=True, default="")
+    # A web apply waits for the worker too: who asked for it, when, and the reason it records.
+    apply_requested_at = models.DateTimeField(null=True, blank=True)
+    apply_requested_by_type = models.CharField(max_length=32, blank=True, default="")
+    apply_requested_by_id = models.CharField(max_length=64, blank=True, default="")
+    apply_requested_by_label = models.CharField(max_length=300, blank=True, default="")
+    apply_reason = models.TextField(blank=True, default="")
 
     class Meta:
         constraints = [

@@ -1,4 +1,5 @@
-"""The nightly run of an import profile: a django-tasks task that ``registra worker`` runs.
+"""The tasks ``registra worker`` runs: the nightly run of an import profile, and the web's
+runs (a file uploaded to plan, a plan to apply: ``services/queued.py``, decision 0020).
 
 It fetches the file (the newest in the drop folder that matches the pattern, or the file at
 the URL), runs the profile over it as the ``scheduled-import`` system job (applied when the row
@@ -56,6 +57,18 @@ def run_scheduled_import(organization_id: str, profile_id: str, occurrence: str)
         return outcome
     finally:  # even after an unexpected error: one bad night must not end the schedule
         schedule.advance(organization, profile.pk, at)
+
+
+@task()
+def plan_uploaded_import(run_id: str) -> str:
+    """Plan the file uploaded in the web for a queued run."""
+    return services.plan_uploaded(run_id)
+
+
+@task()
+def apply_requested_import(run_id: str) -> str:
+    """Apply a planned run as the member who asked for it in the web."""
+    return services.apply_requested(run_id)
 
 
 class _Unreachable(Exception):

@@ -234,6 +234,11 @@ urlpatterns = [
     ),
     path("o/<slug:slug>/imports/runs/<str:run_id>/", import_runs.run_detail, name="import-run"),
     path(
+        "o/<slug:slug>/imports/runs/<str:run_id>/state",
+        import_runs.run_state_json,
+        name="import-run-state",
+    ),
+    path(
         "o/<slug:slug>/imports/runs/<str:run_id>/apply",
         import_runs.run_apply,
         name="import-run-apply",

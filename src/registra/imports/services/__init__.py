@@ -6,6 +6,13 @@ from registra.imports.services.profiles import (
     import_profile_delete,
     import_profile_update,
 )
+from registra.imports.services.queued import (
+    apply_requested,
+    import_run_queue,
+    import_run_request_apply,
+    plan_uploaded,
+    requeue_waiting,
+)
 from registra.imports.services.retention import PurgedPlan, import_plans_purge
 from registra.imports.services.runs import (
     ImportFailed,
@@ -20,12 +27,17 @@ __all__ = [
     "ImportFailed",
     "PurgedPlan",
     "SourceFile",
+    "apply_requested",
     "import_plans_purge",
     "import_profile_create",
     "import_profile_delete",
     "import_profile_update",
     "import_run_apply",
     "import_run_discard",
+    "import_run_queue",
+    "import_run_request_apply",
     "import_run_start",
     "import_run_unreachable",
+    "plan_uploaded",
+    "requeue_waiting",
 ]

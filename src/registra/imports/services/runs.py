@@ -140,6 +140,8 @@ def import_run_discard(
     run = ImportRun.objects.select_for_update().get(pk=selectors.run_get(organization, run_id).pk)
     if run.status != RunStatus.PLANNED:
         raise Unprocessable(f"run {run.id} is {run.status}: only a planned run can be discarded")
+    if run.apply_requested_at is not None:
+        raise Unprocessable(f"run {run.id} is being applied: it can no longer be discarded")
     run.status = RunStatus.DISCARDED
     run.save(update_fields=["status"])
     _event(run, actor, reason, "import.discarded")
@@ -198,7 +200,7 @@ def _plan(
         raise _Unreadable(f"the profile is not valid: {exc}") from None
     run.file_sha256, run.file_size = _digest(source.path)
     run.register_seq = audit.head_seq(organization.id)
-    run.save(force_insert=True)
+    run.save(force_insert=run._state.adding)  # a queued web run is recorded already
     try:
         with read_table(source.path, profile) as table:
             mapper = Mapper(profile, table.columns)

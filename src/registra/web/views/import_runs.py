@@ -8,17 +8,19 @@ calling one service; a refusal comes back as the form with the message next to i
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.files.uploadedfile import UploadedFile
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -38,7 +40,6 @@ from registra.web.pages import form_page, org_url, organization_page, service_ar
 from registra.web.views.import_profiles import (
     COUNT_LABELS,
     FORM_FIELDS,
-    counts_summary,
     organization_of,
     profile_of,
     profile_page,
@@ -89,50 +90,27 @@ def applied_message(run: ImportRun) -> str:
 # --- running a file ----------------------------------------------------------------------------
 
 
-@contextmanager
-def _on_disk(upload: UploadedFile) -> Iterator[Path]:
-    """The upload as a file on this host, gone afterwards: Django's own temporary file for a
-    large upload, else the upload's chunks written to one."""
-    if hasattr(upload, "temporary_file_path"):
-        try:
-            yield Path(upload.temporary_file_path())
-        finally:
-            upload.close()  # a TemporaryUploadedFile deletes its file as it closes
-        return
-    suffix = Path(upload.name or "").suffix
-    with tempfile.NamedTemporaryFile(suffix=suffix, dir=settings.FILE_UPLOAD_TEMP_DIR) as copy:
-        for chunk in upload.chunks():
-            copy.write(chunk)
-        copy.flush()
-        yield Path(copy.name)
-
-
 @require_POST
 @import_page
 def run_start(request: HttpRequest, profile_id: str) -> HttpResponseBase:
-    """Plan an uploaded file with the profile (a preview: nothing changes) and show its run;
-    a file the profile cannot read is a failed run, whose page says why."""
+    """Keep an uploaded file for the worker to plan with the profile (a preview: nothing
+    changes) and show its run, which says when the plan is ready (decision 0020)."""
     profile = profile_of(request, profile_id)
     form = RunUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return profile_page(request, profile, form)
     upload: UploadedFile = form.cleaned_data["file"]
     try:
-        with _on_disk(upload) as path:
-            run = import_services.import_run_start(
-                **service_args(request, form.cleaned_data["reason"]),
-                profile_id=profile.id,
-                source=import_services.SourceFile(path=path, name=upload.name or path.name),
-                trigger="web",
-                apply="no",
-            )
-    except import_services.ImportFailed as exc:
-        messages.error(request, f"The file could not be planned: {exc.message}")
-        return _to_run(request, exc.run)
+        run = import_services.import_run_queue(
+            **service_args(request, form.cleaned_data["reason"]),
+            profile_id=profile.id,
+            upload=upload,
+            name=upload.name or "upload",
+        )
     except RegistraError as exc:
         show_on_form(form, exc, FORM_FIELDS)
         return profile_page(request, profile, form, status=exc.status)
-    messages.success(request, f"Planned: {counts_summary(run.counts)}. Nothing has changed yet.")
+    messages.success(request, "Uploaded: the worker plans the file now. Nothing has changed yet.")
     return _to_run(request, run)
 
 
@@ -307,6 +285,8 @@ def _run_page(
         "first_url": _filter_url(query) if query.cleaned_data["after"] else "",
         "form": form,
         "threshold": int(run.definition.get("error_threshold", 0)),
+        "state": run_state(run),
+        "applied_summary": applied_message(run) if run.status == "applied" else "",
     }
     return form_page(request, "web/imports/run.html", context, status=status)
 
@@ -320,24 +300,32 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
 @require_POST
 @import_page
 def run_apply(request: HttpRequest, run_id: str) -> HttpResponseBase:
-    """Apply a planned run, all or nothing; a plan made on an older register is refused (the
-    run page then says so)."""
+    """Ask the worker to apply a planned run, all or nothing; a plan made on an older register
+    is refused then (the run page says so)."""
     run = _run(request, run_id)
     form = ReasonForm(request.POST)
     if not form.is_valid():
         return _run_page(request, run, form)
     try:
-        run = import_services.import_run_apply(
+        run = import_services.import_run_request_apply(
             **service_args(request, form.cleaned_data["reason"]), run_id=run.id
         )
-    except import_services.ImportFailed as exc:
-        messages.error(request, f"Nothing was applied: {exc.message}.")
-        return _to_run(request, exc.run)
     except RegistraError as exc:
         show_on_form(form, exc, FORM_FIELDS)
         return _run_page(request, run, form, status=exc.status)
-    messages.success(request, applied_message(run))
+    messages.success(request, "Applying: the worker writes the plan now, all or nothing.")
     return _to_run(request, run)
+
+
+def run_state(run: ImportRun) -> str:
+    """Where a run is, as its page's script polls it: the page reloads when this changes."""
+    return "applying" if run.apply_requested_at else run.status
+
+
+@require_GET
+@read_page
+def run_state_json(request: HttpRequest, run_id: str) -> JsonResponse:
+    return JsonResponse({"state": run_state(_run(request, run_id))})
 
 
 @form_methods
