@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Used by `make demo`: migrate the SQLite database, load the demo register, create a demo
-# service account, print how to use it, then run the server in the foreground.
+# service account, print how to use it, then run the server in the foreground, and the import
+# worker in the background (its log in $REGISTRA_DATA_DIR/worker.log).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -27,6 +28,7 @@ cat <<MSG
 $members
 
   API reference:          http://$HOST:$PORT/api/v1/docs
+  Import worker:          running beside the server (its log: $REGISTRA_DATA_DIR/worker.log)
   Demo service account (shown once, a new one on every start):
     client id:     $client_id
     client secret: $client_secret
@@ -39,4 +41,9 @@ $members
     curl -s -H "Authorization: Bearer \$TOKEN" 'http://$HOST:$PORT/api/v1/assets?limit=2'
 
 MSG
-exec "$BIN/registra" serve --host "$HOST" --port "$PORT" --workers "${WORKERS:-2}"
+# The background worker beside the server: it plans the files uploaded in the web and applies
+# the plans applied there (and runs the nightly imports); stopped with the server.
+"$BIN/registra" worker --worker-id demo-worker >"$REGISTRA_DATA_DIR/worker.log" 2>&1 &
+worker=$!
+trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT
+"$BIN/registra" serve --host "$HOST" --port "$PORT" --workers "${WORKERS:-2}"

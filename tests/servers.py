@@ -153,6 +153,24 @@ def serving(env: dict[str, str], log: Path) -> Iterator[Server]:
         stop(process)
 
 
+@contextlib.contextmanager
+def working(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``registra worker`` with this environment, its output in ``log``; stopped, its process
+    group with it, when the context ends."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            registra("worker", "--worker-id", "tests"),
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        stop(process)
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)

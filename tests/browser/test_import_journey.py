@@ -2,6 +2,8 @@
 register: build the profile of ``examples/cmms-profile.toml`` in the structured form (refused
 once, nothing typed lost), upload ``examples/cmms-export.csv``, read the preview's counts and
 plan, apply it with a reason, then upload the same file again: the new plan changes nothing.
+The upload waits for ``registra worker`` (queued) until one starts; from then on the run page
+reloads itself when the worker has planned or applied.
 Each step is checked on the page and in the rows the server wrote; axe-core checks every
 import page."""
 
@@ -20,6 +22,7 @@ from tests.browser.conftest import DEMO_ORG
 from tests.browser.page_checks import check_accessibility, save_screenshot
 from tests.browser.server_db import rows
 from tests.browser.steps import expect_message, give_reason
+from tests.servers import working
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXPORT = EXAMPLES / "cmms-export.csv"
@@ -37,6 +40,8 @@ ABSENT = {
     "mark-inactive": "Mark them inactive",
     "flag": "Flag them for review (listed in the plan)",
 }
+# How long the page may wait for the worker to plan or apply the example (it takes about a second).
+WORKER_MS = 60_000
 # What the plan's counts are called on the run page (COUNT_LABELS of web/views/import_profiles).
 CHANGES = ("creates", "updates", "status changes", "custody handoffs", "new calibrations")
 
@@ -195,10 +200,22 @@ def test_build_a_profile_preview_apply_and_re_run_an_export(
     assert _definition(server_env, expected["name"]) == expected
     check_accessibility(page)
 
-    # The preview: counts and a plan, nothing changed yet.
+    # The upload waits for the worker; once it runs, the page shows the plan by itself.
     run_id = _upload(page, REASONS["plan"])
+    expect_message(page, "Uploaded: the worker plans the file now. Nothing has changed yet.")
+    expect(page.locator("#run-state")).to_contain_text("Queued: the worker reads the file")
+    assert _run(server_env, run_id)[0] == "queued"
+    check_accessibility(page)
+    with working(server_env, Path(server_env["REGISTRA_DATA_DIR"]) / "worker.log"):
+        _preview_apply_and_re_run(page, server_env, run_id, expected["name"], before)
+
+
+def _preview_apply_and_re_run(
+    page: Page, server_env: dict[str, str], run_id: str, profile: str, before: int
+) -> None:
+    # The preview: counts and a plan, nothing changed yet.
     expect(page.locator("#run-state")).to_contain_text(
-        "Planned: waiting for review. Nothing has been changed yet."
+        "Planned: waiting for review. Nothing has been changed yet.", timeout=WORKER_MS
     )
     status, counts, sha, rows_read = _run(server_env, run_id)
     assert status == "planned" and rows_read >= 300 and len(sha) == 64
@@ -214,7 +231,9 @@ def test_build_a_profile_preview_apply_and_re_run_an_export(
 
     give_reason(page, REASONS["apply"])
     page.get_by_role("button", name="Apply this plan").click()
-    expect_message(page, f"Applied: {counts['create']} created")
+    expect(page.locator("#run-state")).to_contain_text(
+        f"Applied: {counts['create']} created", timeout=WORKER_MS
+    )
     expect(page.locator("#run-state")).to_contain_text("Applied on")
     assert _run(server_env, run_id)[0] == "applied"
     assert _assets(server_env) == before + counts["create"]
@@ -223,9 +242,9 @@ def test_build_a_profile_preview_apply_and_re_run_an_export(
     check_accessibility(page)
 
     # The same file again: nothing to change.
-    page.get_by_role("link", name=expected["name"]).first.click()
+    page.get_by_role("link", name=profile).first.click()
     again = _upload(page, REASONS["again"])
-    expect(page.locator("#run-state")).to_contain_text("Planned")
+    expect(page.locator("#run-state")).to_contain_text("Planned", timeout=WORKER_MS)
     for label in CHANGES:
         assert _count(page, label) == 0, label
     assert _count(page, "unchanged") > 0

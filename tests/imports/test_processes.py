@@ -1,8 +1,9 @@
 """Real ``registra import run`` processes on a database of their own: a process killed with
 SIGKILL in the middle of apply leaves the register and the audit chain exactly as they were
 (and the next run succeeds), and two runs of one profile started at once never overlap (one
-writes the file, the other then finds nothing to change). SQLite, or PostgreSQL when the
-suite runs on it."""
+writes the file, the other then finds nothing to change). A ``registra worker`` killed while
+it plans a web upload leaves the run queued, and the next worker plans it. SQLite, or
+PostgreSQL when the suite runs on it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,3 +110,77 @@ def test_two_runs_of_one_profile_at_once_never_overlap(env, tmp_path: Path) -> N
     assert creates == [0, ROWS] and unchanged == [0, ROWS]
     assert all(r["status"] == "applied" for r in results)
     _verified_events(env)
+
+
+# A file uploaded in the web, as the web's view queues it (the service, as an editor).
+QUEUE = """
+import sys
+import django
+django.setup()
+from django.core.files import File
+from registra.imports import selectors, services
+from registra.organizations.models import Member, Organization
+from registra.organizations.policy import actor_for_member
+org = Organization.objects.get(slug=sys.argv[1])
+editor = Member.objects.filter(organization=org, role="editor", status="active").first()
+profile = selectors.profile_get_by_name(org, sys.argv[2])
+with open(sys.argv[3], "rb") as upload:
+    run = services.import_run_queue(
+        organization=org, actor=actor_for_member(editor), reason="Uploaded in the web",
+        profile_id=profile.id, upload=File(upload), name="amos.csv",
+    )
+print(run.id)
+"""
+STATE = """
+import sys
+import django
+django.setup()
+from registra.imports.models import ImportPlanItem, ImportRun
+run = ImportRun.objects.get(pk=sys.argv[1])
+items = ImportPlanItem.objects.filter(run=run).count()
+print(run.status, run.rows_read, items, run.upload_key or "-")
+"""
+
+
+def _python(env: dict[str, str], script: str, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        env={**env, "DJANGO_SETTINGS_MODULE": "registra.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_a_worker_killed_while_planning_an_upload_leaves_it_queued_for_the_next(
+    env, tmp_path: Path
+) -> None:
+    run_id = _python(env, QUEUE, SLUG, PROFILE["name"], str(_export(tmp_path)))
+    assert _python(env, STATE, run_id).split()[:3] == ["queued", "0", "0"]
+    worker = subprocess.Popen(
+        registra("worker", "--worker-id", "doomed"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert worker.stderr is not None
+    for line in worker.stderr:  # blocks on the pipe: no timing involved
+        if f"import run {run_id}: planning" in line:
+            os.killpg(worker.pid, signal.SIGKILL)
+            break
+    else:
+        pytest.fail("the worker stopped without planning the upload")
+    worker.wait(timeout=60)
+    status, rows, items, upload = _python(env, STATE, run_id).split()
+    assert (status, rows, items) == ("queued", "0", "0")  # the plan's transaction rolled back
+    assert upload != "-"  # and the file waits for the next worker
+
+    printed = run_registra(env, "worker", "--batch", "--worker-id", "next")
+    assert "queued 1 web imports again whose worker had stopped" in printed
+    status, rows, items, upload = _python(env, STATE, run_id).split()
+    assert (status, rows, upload) == ("planned", str(ROWS), "-") and int(items) > ROWS

@@ -8,6 +8,7 @@ nothing; another organization's run is a 404. Both databases."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from registra.organizations.models import Member
 from tests.cast import REASON, Cast, audit_mark, audit_since, make_asset, operator
 from tests.imports.helpers import PROFILE, export, make_profile, row, run, work_off
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # the worker checks its connection (work_off)
 BASE = "/o/skyline-mro/imports/"
 WHY = "The AMOS export feeds the register every night"
 
@@ -560,6 +561,7 @@ def test_the_uploaded_file_waits_in_the_storage_and_is_gone_after_planning(
         queued = _run_of(_queue(editor, make_profile(cast), content))
     assert list(uploads.iterdir()) == []  # Django's temporary file is gone with the request
     assert queued.status == "queued" and queued.upload_key.startswith("import-uploads/")
+    assert queued.file_sha256 == hashlib.sha256(content).hexdigest()  # audited as it is queued
     with default_storage.open(queued.upload_key, "rb") as kept:
         assert kept.read() == content
     work_off()

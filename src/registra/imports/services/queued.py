@@ -36,6 +36,7 @@ from registra.imports.choices import RunStatus, RunTrigger
 from registra.imports.models import ImportProfile, ImportRun
 from registra.imports.services.runs import (
     ImportFailed,
+    Progress,
     SourceFile,
     _event,
     _failed,
@@ -43,6 +44,7 @@ from registra.imports.services.runs import (
     _new_run,
     _plan,
     _Unreadable,
+    digest_of,
     import_run_apply,
 )
 from registra.organizations.models import Member, Organization, ServiceAccount
@@ -84,7 +86,8 @@ def import_run_queue(
     try:
         with transaction.atomic():
             run.upload_key = key
-            run.file_size = default_storage.size(key)
+            with default_storage.open(key, "rb") as kept:
+                run.file_sha256, run.file_size = digest_of(kept)
             run.save(force_insert=True)
             _event(run, actor, reason, "import.queued")
             _enqueue(PLAN_TASK, run.id)
@@ -139,7 +142,8 @@ def plan_uploaded(run_id: str) -> str:
             run = locked
             run.status, run.upload_key = RunStatus.PLANNING, ""
             with _local(key) as path:
-                _plan(organization, run, SourceFile(path=path, name=run.file_name), None)
+                source = SourceFile(path=path, name=run.file_name)
+                _plan(organization, run, source, _logged(run.id))
     except _Unreadable as exc:
         run = _failed(run, str(exc))
     except RegistraError as exc:
@@ -270,6 +274,15 @@ def _local(key: str) -> Iterator[Path]:
                 copy.write(chunk)
         copy.flush()
         yield Path(copy.name)
+
+
+def _logged(run_id: str) -> Progress:
+    """The worker's log says how far a plan is, one line per batch of rows."""
+
+    def progress(phase: str, done: int, total: int | None) -> None:
+        log.info("import run %s: %s, %d of %s bytes read", run_id, phase, done, total or "?")
+
+    return progress
 
 
 def _delete_upload(run_id: str, key: str) -> None:

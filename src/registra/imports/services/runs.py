@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.db import IntegrityError, transaction
 from django_tasks_db.utils import exclusive_transaction
@@ -247,11 +247,16 @@ def _notes(table: Any, mapper: Mapper) -> list[str]:
 
 
 def _digest(path: Path) -> tuple[str, int]:
-    sha, size = hashlib.sha256(), 0
     with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            sha.update(chunk)
-            size += len(chunk)
+        return digest_of(f)
+
+
+def digest_of(stream: IO[bytes]) -> tuple[str, int]:
+    """The SHA-256 (hex) and size of what ``stream`` reads."""
+    sha, size = hashlib.sha256(), 0
+    while chunk := stream.read(1 << 20):
+        sha.update(chunk)
+        size += len(chunk)
     return sha.hexdigest(), size
 
 
