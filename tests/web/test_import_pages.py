@@ -27,6 +27,7 @@ from django.test.utils import CaptureQueriesContext
 from registra.assets import services as asset_services
 from registra.assets.models import Asset
 from registra.core.models import AuditEvent
+from registra.imports import services
 from registra.imports.models import ImportPlanItem, ImportProfile, ImportRun
 from registra.imports.services import import_plans_purge
 from registra.organizations.models import Member
@@ -792,6 +793,11 @@ def test_the_dashboard_lists_the_plans_waiting_for_review(
     assert f'href="{BASE}runs/{waiting.id}/"' in html
     assert re.search(r"AMOS nightly</a></th>\s*<td><a[^>]*>.*?</a></td>\s*<td><span", html, re.S)
     assert AuditEvent.objects.filter(action="import.planned").count() == 1
+    services.import_run_request_apply(
+        organization=cast.org, actor=cast.actor(cast.editor), reason=WHY, run_id=waiting.id
+    )
+    page = viewer.get("/o/skyline-mro/dashboard")  # being applied: no longer waiting
+    assert "No import plan is waiting for review." in _html(page)
 
 
 def test_a_run_whose_plan_was_purged_says_so(cast: Cast, viewer: Client, tmp_path: Path) -> None:

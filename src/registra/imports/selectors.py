@@ -61,8 +61,11 @@ def run_get(organization: Organization, run_id: str) -> ImportRun:
 
 
 def runs_waiting_for_review(organization: Organization) -> list[ImportRun]:
-    """Planned runs nobody has applied or discarded yet (the dashboard lists them)."""
-    runs = ImportRun.objects.filter(organization=organization, status=RunStatus.PLANNED)
+    """Planned runs nobody has applied, asked to apply or discarded yet (the dashboard lists
+    them)."""
+    runs = ImportRun.objects.filter(
+        organization=organization, status=RunStatus.PLANNED, apply_requested_at__isnull=True
+    )
     return list(runs.order_by("-created_at", "-id")[:20])
 
 
