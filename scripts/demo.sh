@@ -42,8 +42,9 @@ $members
 
 MSG
 # The background worker beside the server: it plans the files uploaded in the web and applies
-# the plans applied there (and runs the nightly imports); stopped with the server.
+# the plans applied there (and runs the nightly imports). It stops when the server does: the
+# server replaces this shell (exec), keeping its process id, which the watcher below follows.
 "$BIN/registra" worker --worker-id demo-worker >"$REGISTRA_DATA_DIR/worker.log" 2>&1 &
 worker=$!
-trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT
-"$BIN/registra" serve --host "$HOST" --port "$PORT" --workers "${WORKERS:-2}"
+( while kill -0 $$ 2>/dev/null; do sleep 1; done; kill -TERM "$worker" 2>/dev/null ) &
+exec "$BIN/registra" serve --host "$HOST" --port "$PORT" --workers "${WORKERS:-2}"
