@@ -183,6 +183,21 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)  # anything left behind in its group
 
 
+def run_python(env: dict[str, str], code: str, *args: str) -> str:
+    """``python -c code *args`` with this environment and Django's settings (``django.setup()``
+    is the code's to call), which must succeed; what it printed."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env={**env, "DJANGO_SETTINGS_MODULE": "registra.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def run_registra(env: dict[str, str], *args: str) -> str:
     """``registra *args`` with this environment, which must succeed; what it printed."""
     done = subprocess.run(

@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 
 from registra_client import dump_profile, profile_from_dict
 from tests.imports.helpers import PROFILE, export, row
-from tests.servers import own_database, registra, run_registra
+from tests.servers import own_database, registra, run_python, run_registra
 
 SLUG = "skyline-mro"
 ROWS = 6000  # three chunks of plan items to apply: the kill lands between two of them
@@ -143,16 +142,7 @@ print(run.status, run.rows_read, items, run.upload_key or "-")
 
 
 def _python(env: dict[str, str], script: str, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", script, *args],
-        env={**env, "DJANGO_SETTINGS_MODULE": "registra.settings"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+    return run_python(env, script, *args).strip()
 
 
 def test_a_worker_killed_while_planning_an_upload_leaves_it_queued_for_the_next(

@@ -14,7 +14,6 @@ import logging
 import os
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -38,7 +37,7 @@ from registra.imports.models import ImportPlanItem, ImportProfile, ImportRun
 from registra.imports.schedule import next_occurrence
 from tests.cast import Cast
 from tests.imports.helpers import PROFILE, REASON, export, make_profile, own_signals, row, work_off
-from tests.servers import own_database, registra, run_registra, stop
+from tests.servers import own_database, registra, run_python, run_registra, stop
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # A night in winter time (UTC+1) after the helpers' calibration date: 02:00 there is 01:00 UTC.
@@ -536,19 +535,6 @@ print(json.dumps({
 """
 
 
-def _python(env: dict[str, str], code: str, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        env={**env, "DJANGO_SETTINGS_MODULE": "registra.settings"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def _worker(env: dict[str, str], worker_id: str, log: Path) -> subprocess.Popen[bytes]:
     """``registra worker --batch``, its output in ``log``."""
     with log.open("wb") as out:
@@ -589,7 +575,7 @@ def test_two_real_workers_run_each_night_exactly_once(workers_env, tmp_path: Pat
         # A source of its own each: the profiles' assets are not absent from each other's files.
         defaults = {**PROFILE["defaults"], "sourceKind": f"cmms-amos-{i}"}
         definitions.append({**PROFILE, "name": f"AMOS {i}", "schedule": plan, "defaults": defaults})
-    _python(workers_env, _SETUP, SLUG, json.dumps(definitions))
+    run_python(workers_env, _SETUP, SLUG, json.dumps(definitions))
 
     logs = [tmp_path / f"worker-{w}.log" for w in (1, 2)]
     workers = [_worker(workers_env, f"worker-{w}", log) for w, log in enumerate(logs, 1)]
@@ -599,7 +585,7 @@ def test_two_real_workers_run_each_night_exactly_once(workers_env, tmp_path: Pat
     finally:
         for process in workers:
             stop(process)
-    results = json.loads(_python(workers_env, _RESULTS))
+    results = json.loads(run_python(workers_env, _RESULTS))
     assert [(name, status) for name, status, _ in results["runs"]] == [
         (f"AMOS {i}", "applied") for i in range(PROFILES)
     ]

@@ -11,6 +11,7 @@ nothing, and ``ImportRun``'s unique occurrence makes a second task of one occurr
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -132,22 +133,32 @@ def ensure_enqueued() -> int:
     how many were queued. ``registra worker`` calls this as it starts. Serialised on SQLite by
     an exclusive transaction; should two workers starting at once on PostgreSQL both queue one
     occurrence, the second task finds it ran and does nothing."""
+
+    def queue_missing() -> int:
+        waiting = _waiting_tasks()
+        queued = 0
+        for profile in ImportProfile.objects.filter(next_run_at__isnull=False):
+            assert profile.next_run_at is not None
+            key = (profile.organization_id, profile.pk, occurrence_key(profile.next_run_at))
+            if key not in waiting:
+                enqueue(profile.organization_id, profile.pk, profile.next_run_at)
+                queued += 1
+        return queued
+
+    return unless_busy(queue_missing, "the nightly schedule")
+
+
+def unless_busy(work: Callable[[], int], what: str) -> int:
+    """``work()`` in an exclusive transaction (what ``registra worker`` checks as it starts);
+    0 and a warning, naming ``what``, when the database is locked by another writer."""
     try:
         with exclusive_transaction():
-            waiting = _waiting_tasks()
-            queued = 0
-            for profile in ImportProfile.objects.filter(next_run_at__isnull=False):
-                assert profile.next_run_at is not None
-                key = (profile.organization_id, profile.pk, occurrence_key(profile.next_run_at))
-                if key not in waiting:
-                    enqueue(profile.organization_id, profile.pk, profile.next_run_at)
-                    queued += 1
+            return work()
     except OperationalError as exc:
         if not is_locked_database_exception(exc):
             raise
-        log.warning("the nightly schedule was not checked: the database is busy (%s)", exc)
+        log.warning("%s was not checked: the database is busy (%s)", what, exc)
         return 0
-    return queued
 
 
 def _waiting_tasks() -> set[tuple[str, ...]]:

@@ -21,11 +21,10 @@ from pathlib import Path, PurePath
 
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import OperationalError, transaction
+from django.db import transaction
 from django.utils.text import get_valid_filename
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
-from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
 from registra.core import validation
 from registra.core.audit import Actor
@@ -34,6 +33,7 @@ from registra.core.timefmt import now
 from registra.imports import selectors
 from registra.imports.choices import RunStatus, RunTrigger
 from registra.imports.models import ImportProfile, ImportRun
+from registra.imports.schedule import unless_busy
 from registra.imports.services.runs import (
     ImportFailed,
     Progress,
@@ -188,29 +188,26 @@ def requeue_waiting() -> int:
     waiting (its worker was killed); how many. ``registra worker`` calls this as it starts.
     A run another worker is working on meanwhile is not done twice: the second task waits
     for the profile, then finds it done."""
-    try:
-        with exclusive_transaction():
-            queued = 0
-            for path, runs in (
-                (PLAN_TASK, ImportRun.objects.filter(status=RunStatus.QUEUED)),
-                (
-                    APPLY_TASK,
-                    ImportRun.objects.filter(
-                        status=RunStatus.PLANNED, apply_requested_at__isnull=False
-                    ),
+
+    def queue_missing() -> int:
+        queued = 0
+        for path, runs in (
+            (PLAN_TASK, ImportRun.objects.filter(status=RunStatus.QUEUED)),
+            (
+                APPLY_TASK,
+                ImportRun.objects.filter(
+                    status=RunStatus.PLANNED, apply_requested_at__isnull=False
                 ),
-            ):
-                waiting = _waiting(path)
-                for run_id in runs.values_list("id", flat=True):
-                    if run_id not in waiting:
-                        _enqueue(path, run_id)
-                        queued += 1
-    except OperationalError as exc:
-        if not is_locked_database_exception(exc):
-            raise
-        log.warning("the queued imports were not checked: the database is busy (%s)", exc)
-        return 0
-    return queued
+            ),
+        ):
+            waiting = _waiting(path)
+            for run_id in runs.values_list("id", flat=True):
+                if run_id not in waiting:
+                    _enqueue(path, run_id)
+                    queued += 1
+        return queued
+
+    return unless_busy(queue_missing, "the queued web imports")
 
 
 # --- helpers -------------------------------------------------------------------------------
