@@ -203,7 +203,7 @@ def test_build_a_profile_preview_apply_and_re_run_an_export(
     # The upload waits for the worker; once it runs, the page shows the plan by itself.
     run_id = _upload(page, REASONS["plan"])
     expect_message(page, "Uploaded: the worker plans the file now. Nothing has changed yet.")
-    expect(page.locator("#run-state")).to_contain_text("Queued: the worker reads the file")
+    expect(page.locator("#run-state")).to_contain_text("waiting for the import worker")
     assert _run(server_env, run_id)[0] == "queued"
     check_accessibility(page)
     with working(server_env, Path(server_env["REGISTRA_DATA_DIR"]) / "worker.log"):

@@ -23,6 +23,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 
 from registra.assets import services as asset_services
 from registra.assets.models import Asset
@@ -82,6 +85,13 @@ def _plan(client: Client, profile: ImportProfile, content: bytes, name: str = "a
     response = _queue(client, profile, content, name)
     work_off()
     return response
+
+
+def _worker_takes_it() -> None:
+    """What a worker does as it takes the waiting task: marks it running."""
+    DBTaskResult.objects.filter(status=TaskResultStatus.READY).update(
+        status=TaskResultStatus.RUNNING, started_at=timezone.now()
+    )
 
 
 def _apply(client: Client, run: ImportRun) -> Any:
@@ -582,11 +592,17 @@ def test_a_queued_run_s_page_waits_for_the_worker_then_shows_the_plan(
     page = editor.get(f"{BASE}runs/{queued.id}/")
     text = _text(page)
     assert "Uploaded: the worker plans the file now. Nothing has changed yet." in text
-    assert "Queued: the worker reads the file and compares it with the register" in text
+    assert "Queued since" in text and "waiting for the import worker to read the file" in text
+    assert "check that registra worker is running" in text
     assert 'data-state="queued"' in _html(page) and "web/run_state.js" in _html(page)
     assert "Apply this plan" not in _html(page)
     state = f"{BASE}runs/{queued.id}/state"
     assert editor.get(state).json() == {"state": "queued"}
+    _worker_takes_it()
+    assert editor.get(state).json() == {"state": "planning"}
+    text = _text(editor.get(f"{BASE}runs/{queued.id}/"))
+    assert "Planning since" in text and "the import worker is reading the file" in text
+    DBTaskResult.objects.update(status=TaskResultStatus.READY, started_at=None)
     work_off()
     assert editor.get(state).json() == {"state": "planned"}
     page = editor.get(f"{BASE}runs/{queued.id}/")
@@ -603,13 +619,22 @@ def test_an_apply_waits_for_the_worker_and_cannot_be_discarded_or_asked_twice(
     asked = editor.post(f"{BASE}runs/{planned.id}/apply", {"reason": WHY}, follow=True)
     text = _text(asked)
     assert "Applying: the worker writes the plan now, all or nothing." in text
-    assert "Applying: asked by Eddie Editor" in text and "Apply this plan" not in _html(asked)
-    assert editor.get(f"{BASE}runs/{planned.id}/state").json() == {"state": "applying"}
+    assert "Apply asked by Eddie Editor" in text and "Apply this plan" not in _html(asked)
+    assert "waiting for the import worker" in text
+    state = f"{BASE}runs/{planned.id}/state"
+    assert editor.get(state).json() == {"state": "apply-queued"}
+    _worker_takes_it()
+    assert editor.get(state).json() == {"state": "applying"}
+    text = _text(editor.get(f"{BASE}runs/{planned.id}/"))
+    assert "Applying since" in text and "(asked by Eddie Editor)" in text
     twice = admin.post(f"{BASE}runs/{planned.id}/apply", {"reason": WHY})
     assert twice.status_code == 422 and "is being applied already" in _html(twice)
     discard = admin.post(f"{BASE}runs/{planned.id}/discard", {"reason": WHY})
     assert discard.status_code == 422 and "can no longer be discarded" in _html(discard)
     assert not Asset.objects.filter(organization=cast.org).exists()
+    DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).update(
+        status=TaskResultStatus.READY, started_at=None
+    )
     work_off()
     planned.refresh_from_db()
     assert planned.status == "applied" and planned.apply_requested_at is None

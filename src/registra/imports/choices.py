@@ -25,6 +25,11 @@ class RunStatus(models.TextChoices):
 OPEN_STATUSES = (RunStatus.QUEUED, RunStatus.PLANNING, RunStatus.PLANNED)
 
 
+# The worker's tasks of a web run (decision 0020), by their django-tasks path.
+PLAN_TASK = "registra.imports.tasks.plan_uploaded_import"
+APPLY_TASK = "registra.imports.tasks.apply_requested_import"
+
+
 class RunTrigger(models.TextChoices):
     WEB = "web"
     CLI = "cli"

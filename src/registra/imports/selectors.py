@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+from datetime import datetime
 from typing import Any
 
 from django.db.models import OuterRef, Subquery
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 
 from registra.core import sql
 from registra.core.queries import first_or_404
-from registra.imports.choices import ItemKind, RunStatus
+from registra.imports.choices import APPLY_TASK, PLAN_TASK, ItemKind, RunStatus
 from registra.imports.models import ImportPlanItem, ImportProfile, ImportRun
 from registra.organizations.models import Organization
 
@@ -58,6 +61,16 @@ def latest_run_by_profile(organization: Organization) -> dict[str, ImportRun]:
 def run_get(organization: Organization, run_id: str) -> ImportRun:
     runs = ImportRun.objects.filter(organization=organization, id=run_id)
     return first_or_404(runs, f"import run {run_id}")
+
+
+def worker_started(run: ImportRun) -> datetime | None:
+    """When a worker took the step a web run waits for (its plan while queued, its apply once
+    asked for); None while no worker has (decision 0020)."""
+    path = PLAN_TASK if run.status == RunStatus.QUEUED else APPLY_TASK
+    taken = DBTaskResult.objects.filter(
+        task_path=path, status=TaskResultStatus.RUNNING, args_kwargs__args__0=run.id
+    )
+    return taken.order_by("-started_at").values_list("started_at", flat=True).first()
 
 
 def runs_waiting_for_review(organization: Organization) -> list[ImportRun]:

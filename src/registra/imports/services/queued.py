@@ -31,7 +31,7 @@ from registra.core.audit import Actor
 from registra.core.errors import RegistraError, Unprocessable
 from registra.core.timefmt import now
 from registra.imports import selectors
-from registra.imports.choices import RunStatus, RunTrigger
+from registra.imports.choices import APPLY_TASK, PLAN_TASK, RunStatus, RunTrigger
 from registra.imports.models import ImportProfile, ImportRun
 from registra.imports.schedule import unless_busy
 from registra.imports.services.runs import (
@@ -58,8 +58,6 @@ from registra.organizations.policy import (
 
 log = logging.getLogger(__name__)
 
-PLAN_TASK = "registra.imports.tasks.plan_uploaded_import"
-APPLY_TASK = "registra.imports.tasks.apply_requested_import"
 UPLOAD_FOLDER = "import-uploads"
 
 
