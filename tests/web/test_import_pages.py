@@ -333,8 +333,6 @@ def test_an_editor_may_not_change_profiles(cast: Cast, editor: Client) -> None:
 def test_another_organization_s_run_and_profile_are_not_found(
     cast: Cast, admin: Client, tmp_path: Path
 ) -> None:
-    from registra.imports import services
-
     theirs = services.import_profile_create(
         organization=cast.other_org,
         actor=cast.actor(cast.outsider),
@@ -352,6 +350,7 @@ def test_another_organization_s_run_and_profile_are_not_found(
     for url in (
         f"{BASE}runs/{their_run.id}/",
         f"{BASE}runs/{their_run.id}/errors.csv",
+        f"{BASE}runs/{their_run.id}/state",
         f"{BASE}profiles/{theirs.id}/",
         f"{BASE}profiles/{theirs.id}/edit",
     ):

@@ -63,14 +63,22 @@ def run_get(organization: Organization, run_id: str) -> ImportRun:
     return first_or_404(runs, f"import run {run_id}")
 
 
-def worker_started(run: ImportRun) -> datetime | None:
-    """When a worker took the step a web run waits for (its plan while queued, its apply once
-    asked for); None while no worker has (decision 0020)."""
-    path = PLAN_TASK if run.status == RunStatus.QUEUED else APPLY_TASK
+def run_state(run: ImportRun) -> tuple[str, datetime | None]:
+    """Where a run is (its page reloads when this changes), and since when a worker has worked
+    on it: a web run waits for the worker to plan it (``queued``, then ``planning``) or to
+    apply it (``apply-queued``, then ``applying``); any other run is its status (decision
+    0020). One query, only while a web run waits."""
+    if run.status == RunStatus.QUEUED:
+        path, states = PLAN_TASK, ("queued", "planning")
+    elif run.status == RunStatus.PLANNED and run.apply_requested_at is not None:
+        path, states = APPLY_TASK, ("apply-queued", "applying")
+    else:
+        return run.status, None
     taken = DBTaskResult.objects.filter(
         task_path=path, status=TaskResultStatus.RUNNING, args_kwargs__args__0=run.id
     )
-    return taken.order_by("-started_at").values_list("started_at", flat=True).first()
+    started = taken.order_by("-started_at").values_list("started_at", flat=True).first()
+    return states[started is not None], started
 
 
 def runs_waiting_for_review(organization: Organization) -> list[ImportRun]:

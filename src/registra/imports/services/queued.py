@@ -177,7 +177,7 @@ def apply_requested(run_id: str) -> str:
     except Unprocessable as exc:  # applied or discarded meanwhile
         return f"run {run_id} not applied: {exc.message}"
     finally:
-        ImportRun.objects.filter(pk=run_id).update(**{f: _CLEARED[f] for f in _REQUEST_FIELDS})
+        ImportRun.objects.filter(pk=run_id).update(**_CLEARED)
     return f"run {run.id} {run.status}"
 
 
@@ -210,13 +210,7 @@ def requeue_waiting() -> int:
 
 # --- helpers -------------------------------------------------------------------------------
 
-_REQUEST_FIELDS = [
-    "apply_requested_at",
-    "apply_requested_by_type",
-    "apply_requested_by_id",
-    "apply_requested_by_label",
-    "apply_reason",
-]
+# What asking for an apply sets on the run, as it is when nobody has asked.
 _CLEARED: dict[str, object] = {
     "apply_requested_at": None,
     "apply_requested_by_type": "",
@@ -224,6 +218,7 @@ _CLEARED: dict[str, object] = {
     "apply_requested_by_label": "",
     "apply_reason": "",
 }
+_REQUEST_FIELDS = list(_CLEARED)
 
 
 def _context(run: ImportRun, kind: str, actor_id: str) -> tuple[Organization, ImportProfile, Actor]:
@@ -259,10 +254,12 @@ def _local(key: str) -> Iterator[Path]:
     """The stored upload as a file on this host: the storage's own path when it has one, else
     a temporary copy (a storage on another service), deleted afterwards."""
     try:
-        yield Path(default_storage.path(key))
-        return
+        own = default_storage.path(key)
     except NotImplementedError:
-        pass
+        own = ""
+    if own:
+        yield Path(own)
+        return
     with tempfile.NamedTemporaryFile(suffix=PurePath(key).suffix) as copy:
         with default_storage.open(key, "rb") as stored:
             for chunk in iter(lambda: stored.read(1 << 20), b""):

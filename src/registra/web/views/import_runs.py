@@ -9,7 +9,6 @@ calling one service; a refusal comes back as the form with the message next to i
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,7 +29,6 @@ from registra.core.csvcells import csv_chunks
 from registra.core.errors import RegistraError
 from registra.imports import selectors
 from registra.imports import services as import_services
-from registra.imports.choices import RunStatus
 from registra.imports.models import ImportPlanItem, ImportRun
 from registra.organizations import selectors as org_selectors
 from registra.organizations.models import Organization
@@ -264,7 +262,7 @@ def _run_page(
     """The run page: what was read, the counts as filters of the plan, one page of the plan
     (with the apply form when the member may apply)."""
     org = organization_of(request)
-    state, started = run_state(run)
+    state, started = selectors.run_state(run)
     query = _plan_query(request)
     kind = query.cleaned_data["kind"]
     items, next_after = selectors.plan_page(
@@ -321,25 +319,10 @@ def run_apply(request: HttpRequest, run_id: str) -> HttpResponseBase:
     return _to_run(request, run)
 
 
-def run_state(run: ImportRun) -> tuple[str, datetime | None]:
-    """Where a run is, as its page's script polls it (the page reloads when this changes), and
-    since when a worker has worked on it: a web run waits for the worker to plan it
-    (``queued``, then ``planning``) or to apply it (``apply-queued``, then ``applying``)."""
-    waits = run.status == RunStatus.QUEUED or (
-        run.status == RunStatus.PLANNED and run.apply_requested_at is not None
-    )
-    if not waits:
-        return run.status, None
-    started = selectors.worker_started(run)
-    if run.status == RunStatus.QUEUED:
-        return ("planning" if started else "queued"), started
-    return ("applying" if started else "apply-queued"), started
-
-
 @require_GET
 @read_page
 def run_state_json(request: HttpRequest, run_id: str) -> JsonResponse:
-    return JsonResponse({"state": run_state(_run(request, run_id))[0]})
+    return JsonResponse({"state": selectors.run_state(_run(request, run_id))[0]})
 
 
 @form_methods
