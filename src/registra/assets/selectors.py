@@ -35,7 +35,7 @@ from registra.assets.models import Asset, AssetReadiness, CustodyAssignment, Rea
 from registra.assets.readiness import KindReadiness, Readiness, compute_readiness, kinds_readiness
 from registra.core import db, sql
 from registra.core.models import AuditEvent
-from registra.core.queries import IN_CHUNK, first_or_404, rows_in
+from registra.core.queries import first_or_404, rows_in
 from registra.organizations.models import Organization
 
 
@@ -270,8 +270,8 @@ class CompletedAssessment:
 def completed_assessments(
     organization: Organization, asset_ids: list[str], kinds: Iterable[str]
 ) -> dict[str, list[CompletedAssessment]]:
-    """The completed assessments of these kinds of these assets, by asset id (``IN_CHUNK``
-    assets per query)."""
+    """The completed assessments of these kinds of these assets, by asset id (``rows_in``'s
+    chunk of assets per query)."""
     by_asset: dict[str, list[CompletedAssessment]] = {}
     kinds = sorted(set(kinds))
     if not kinds:
@@ -281,9 +281,8 @@ def completed_assessments(
         assessment_kind__in=kinds,
         status=AssessmentStatus.COMPLETED,
     ).values_list(*(f.name for f in fields(CompletedAssessment)))
-    for start in range(0, len(asset_ids), IN_CHUNK):
-        for row in rows.filter(asset_id__in=asset_ids[start : start + IN_CHUNK]):
-            by_asset.setdefault(row[0], []).append(CompletedAssessment(*row))
+    for row in rows_in(rows, "asset_id", asset_ids):
+        by_asset.setdefault(row[0], []).append(CompletedAssessment(*row))
     return by_asset
 
 
@@ -291,7 +290,7 @@ def assets_readiness(
     organization: Organization, assets: list[Asset], *, at: datetime
 ) -> dict[str, Readiness]:
     """The computed readiness at ``at`` of each of these assets, with reasons, by asset id:
-    ``asset_readiness`` for many assets in one query per ``IN_CHUNK`` assets."""
+    ``asset_readiness`` for many assets in one query per chunk of assets (``rows_in``)."""
     requirements = organization.readiness_requirements or {}
     kinds = {k for a in assets for k in requirements.get(a.asset_kind, [])}
     history = completed_assessments(organization, [a.id for a in assets], kinds)

@@ -114,22 +114,48 @@ def insert_many(model: type[models.Model], objs: Sequence[models.Model]) -> None
         for f in model._meta.concrete_fields
         if not getattr(f, "generated", False) and not isinstance(f, models.AutoField)
     ]
+    read = _reader(fields)
+    _insert(connection, model, fields, [read(obj) for obj in objs])
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
+def insert_rows(
+    model: type[models.Model], field_names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """INSERT ``rows``, each the values of ``field_names`` in that order, as ``insert_many``
+    would the same rows as model instances, without building them (a large import's plan
+    items; a field left out takes its database default, or NULL)."""
+    if not rows:
+        return
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("bulk writes must run inside the service's transaction")
+    fields = [_concrete(model, name) for name in field_names]
+    _insert(connections["default"], model, fields, rows)
+
+
+def _insert(
+    connection: BaseDatabaseWrapper,
+    model: type[models.Model],
+    fields: list[models.Field],
+    values: Sequence[Sequence[Any]],
+) -> None:
+    """The rows of ``values`` (each in the order of ``fields``), adapted for the database as
+    the fields' ``get_db_prep_save`` does: by ``COPY`` on PostgreSQL, else ``executemany``."""
+    preps = [_preparer(f, connection) for f in fields]
+    rows = [tuple(p(v) for p, v in zip(preps, row, strict=True)) for row in values]
+    if connection.vendor == "postgresql":
+        _copy(connection, model._meta.db_table, [f.column for f in fields], rows)
+        return
     quote = connection.ops.quote_name
     sql = "INSERT INTO {} ({}) VALUES ({})".format(
         quote(model._meta.db_table),
         ", ".join(quote(f.column) for f in fields),
         ", ".join(["%s"] * len(fields)),
     )
-    read, preps = _reader(fields), [_preparer(f, connection) for f in fields]
-    rows = [tuple(p(v) for p, v in zip(preps, read(obj), strict=True)) for obj in objs]
-    if connection.vendor == "postgresql":
-        _copy(connection, model._meta.db_table, [f.column for f in fields], rows)
-    else:
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
-    for obj in objs:
-        obj._state.adding = False
-        obj._state.db = connection.alias
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def _copy(

@@ -1,6 +1,7 @@
 """The items of a run's plan as a planner collects them: a row's items are held until the row
 is planned (a row with a problem drops them for its errors), then numbered in file order and
-written a batch at a time."""
+written a batch at a time. An item is held as its row of values (``COLUMNS``), not as an
+``ImportPlanItem``: a large plan has an item for every row of its file."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from registra.imports.models import ImportPlanItem, ImportRun
 from registra.organizations.models import Organization
 from registra_client import MappedRow, RowIssue
 
+# An item's values in this order; the planner numbers it (``SEQ``) when its row is planned.
+COLUMNS = ("seq", "kind", "line", "asset_key", "asset_id", "detail", "payload")
+SEQ, KIND = 0, 1
+
 
 class PlanItems:
     """The counts and the items of one run's plan, written with ``_flush``."""
@@ -22,8 +27,8 @@ class PlanItems:
         self.counts: Counter[str] = Counter()
         self.rows_with_errors = 0
         self.seq = 0
-        self.items: list[ImportPlanItem] = []  # planned, written at the end of the batch
-        self.row_items: list[ImportPlanItem] = []  # the current row's, until it is planned
+        self.items: list[list[Any]] = []  # planned, written at the end of the batch
+        self.row_items: list[list[Any]] = []  # the current row's, until it is planned
 
     def _errors(self, line: int, issues: list[RowIssue], *, key: str) -> None:
         """The row is not planned: nothing of it is applied, each of its problems listed."""
@@ -48,8 +53,8 @@ class PlanItems:
     def _keep(self) -> None:
         for item in self.row_items:
             self.seq += 1
-            item.seq = self.seq
-            self.counts[item.kind] += 1
+            item[SEQ] = self.seq
+            self.counts[item[KIND]] += 1
         self.items.extend(self.row_items)
         self.row_items = []
 
@@ -73,20 +78,11 @@ class PlanItems:
         detail: dict[str, Any],
         payload: dict[str, Any] | None = None,
     ) -> None:
-        self.row_items.append(
-            ImportPlanItem(
-                organization_id=self.org.id,
-                run_id=self.run.id,
-                seq=0,
-                kind=kind,
-                line=line,
-                asset_key=key,
-                asset_id=asset_id,
-                detail=detail,
-                payload=payload or {},
-            )
-        )
+        # str(): a plain string, which the bulk insert passes through without a field call.
+        self.row_items.append([0, str(kind), line, key, asset_id, detail, payload or {}])
 
     def _flush(self) -> None:
-        bulk.insert_many(ImportPlanItem, self.items)
+        scope = (self.org.id, self.run.id)
+        rows = [(*scope, *item) for item in self.items]
+        bulk.insert_rows(ImportPlanItem, ("organization_id", "run_id", *COLUMNS), rows)
         self.items = []
