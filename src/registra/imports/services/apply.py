@@ -12,7 +12,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
+
+import orjson
+from django.db.models import TextField
+from django.db.models.functions import Cast
 
 from registra.assets import selectors as asset_selectors
 from registra.assets import services as asset_services
@@ -25,6 +29,19 @@ from registra.imports.models import ImportPlanItem, ImportRun
 from registra.organizations.models import Organization
 
 CHUNK = 2000
+
+
+class Item(NamedTuple):
+    """What apply reads of a plan item: a plain row, its payload parsed by orjson."""
+
+    seq: int
+    run_id: str
+    line: int | None
+    asset_key: str
+    asset_id: str
+    payload: dict[str, Any]
+
+
 # A run that wrote this many records refreshes the tables' statistics before it commits, so
 # the next run's lookups are planned for the tables as they now are.
 ANALYZE_AFTER = 10_000
@@ -57,7 +74,7 @@ def _write(
     args: dict[str, Any],
     override: str,
     kind: str,
-    items: list[ImportPlanItem],
+    items: list[Item],
 ) -> None:
     """One chunk of one kind of item: one bulk service call."""
     if kind == ItemKind.CREATE:
@@ -79,19 +96,20 @@ def _write(
         )
 
 
-def _chunks(run: ImportRun, kind: str) -> Iterator[list[ImportPlanItem]]:
+def _chunks(run: ImportRun, kind: str) -> Iterator[list[Item]]:
     """The run's items of one kind in file order, ``CHUNK`` at a time (keyset on seq)."""
+    items = ImportPlanItem.objects.filter(run=run, kind=kind).annotate(
+        payload_text=Cast("payload", TextField())
+    )
+    columns = (*Item._fields[:-1], "payload_text")
     after = 0
     while True:
-        items = list(
-            ImportPlanItem.objects.filter(run=run, kind=kind, seq__gt=after)
-            .defer("detail")  # what the pages show; apply reads the payload
-            .order_by("seq")[:CHUNK]
-        )
-        if not items:
+        rows = items.filter(seq__gt=after).order_by("seq").values_list(*columns)[:CHUNK]
+        chunk = [Item._make((*row[:-1], orjson.loads(row[-1]))) for row in rows]
+        if not chunk:
             return
-        yield items
-        after = items[-1].seq
+        yield chunk
+        after = chunk[-1].seq
 
 
 def _spec(payload: dict[str, Any]) -> dict[str, Any]:
@@ -111,7 +129,7 @@ def _when(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _statuses(args: dict[str, Any], items: list[ImportPlanItem]) -> None:
+def _statuses(args: dict[str, Any], items: list[Item]) -> None:
     by_status: dict[str, list[str]] = defaultdict(list)
     for item in items:
         by_status[item.payload["status"]].append(item.asset_id)
@@ -119,7 +137,7 @@ def _statuses(args: dict[str, Any], items: list[ImportPlanItem]) -> None:
         asset_services.asset_bulk_change_status(**args, asset_ids=asset_ids, status=status)
 
 
-def _asset_ids(organization: Organization, items: list[ImportPlanItem]) -> dict[str, str]:
+def _asset_ids(organization: Organization, items: list[Item]) -> dict[str, str]:
     """Asset ids by key: an item of an asset created by this run names only its key."""
     known = {i.asset_key: i.asset_id for i in items if i.asset_id}
     missing = [i.asset_key for i in items if not i.asset_id]
@@ -128,7 +146,7 @@ def _asset_ids(organization: Organization, items: list[ImportPlanItem]) -> dict[
     return known
 
 
-def _assessment(item: ImportPlanItem, asset_id: str) -> dict[str, Any]:
+def _assessment(item: Item, asset_id: str) -> dict[str, Any]:
     p = item.payload
     valid_until = _when(p.get("validUntil"))
     return {
