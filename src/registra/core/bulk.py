@@ -62,7 +62,11 @@ def _orjson_json(generic: _Prep, vendor: str) -> _Prep:
     ASCII-escaped; NaN becomes null, which no JSON reader rejects) in a fraction of the time:
     SQLite stores it as text, PostgreSQL receives it as ``jsonb`` already written."""
 
+    empty = "{}" if vendor != "postgresql" else Jsonb("{}", dumps=_written)
+
     def prep(value: Any) -> Any:
+        if type(value) is dict and not value:  # a plan's items are mostly {}: written once
+            return empty
         if type(value) is dict or type(value) is list:
             try:
                 text = orjson.dumps(value, option=_ORJSON_STRICT).decode()

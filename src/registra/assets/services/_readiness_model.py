@@ -17,7 +17,7 @@ from registra.core import bulk
 from registra.core.queries import IN_CHUNK
 from registra.organizations.models import Organization
 
-# One chunk's ids fit one IN (...) list on every database.
+# One chunk's ids fit one lookup (``any_of``: an IN (...) list on SQLite) on every database.
 CHUNK = IN_CHUNK
 
 
@@ -76,7 +76,7 @@ def _refresh(organization: Organization, assets: list[Asset], at: datetime, *, n
     # Replace rather than upsert: two statements per chunk on both databases, through the fast
     # insert the bulk loaders use.
     if not new:
-        AssetReadiness.objects.filter(asset_id__in=ids).delete()
+        AssetReadiness.objects.filter(asset_id__any_of=ids).delete()
     bulk.insert_many(AssetReadiness, rows)
 
 
