@@ -101,10 +101,33 @@ def test_update_many_changes_only_the_named_fields_of_this_organizations_rows(ca
     assert Asset.objects.get(id=theirs.id).display_name == theirs.display_name
 
 
+def test_insert_rows_stores_what_insert_many_stores(cast):
+    as_instance, as_row = _unsaved(cast.org, "TW-1"), _unsaved(cast.org, "TW-2")
+    names = [f.attname for f in Asset._meta.concrete_fields if not f.generated]
+    with transaction.atomic():
+        bulk.insert_many(Asset, [as_instance])
+        bulk.insert_rows(Asset, names, [[getattr(as_row, n) for n in names]])
+
+    a, b = Asset.objects.get(id=as_instance.id), Asset.objects.get(id=as_row.id)
+    for field in Asset._meta.concrete_fields:
+        if field.name not in ("id", "asset_key", "search_text"):
+            assert getattr(a, field.attname) == getattr(b, field.attname), field.name
+    assert b.asset_snapshot == {"manufacturer": "Stahlwille", "specs": [1.5, None, True, "µ"]}
+    # An empty JSON object (most plan items' detail) is stored as one, on both databases.
+    empty = _unsaved(cast.org, "TW-3", asset_snapshot={})
+    with transaction.atomic():
+        bulk.insert_rows(Asset, names, [[getattr(empty, n) for n in names]])
+    assert Asset.objects.get(asset_key="TW-3").asset_snapshot == {}
+    assert Asset.objects.filter(organization=cast.org, asset_snapshot={}).count() == 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_bulk_writes_refuse_to_run_outside_a_transaction(cast):
     with pytest.raises(RuntimeError):
         bulk.insert_many(Asset, [_unsaved(cast.org, "TW-1")])
+    asset = _unsaved(cast.org, "TW-2")
+    with pytest.raises(RuntimeError):
+        bulk.insert_rows(Asset, ["id", "organization_id"], [[asset.id, cast.org.id]])
     assert not Asset.objects.exists()
 
 

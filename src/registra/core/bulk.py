@@ -97,9 +97,13 @@ def _sqlite_datetime(connection: BaseDatabaseWrapper) -> _Prep | None:
     return adapt
 
 
-def _check(objs: Sequence[models.Model], model: type[models.Model]) -> None:
+def _in_transaction() -> None:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("bulk writes must run inside the service's transaction")
+
+
+def _check(objs: Sequence[models.Model], model: type[models.Model]) -> None:
+    _in_transaction()
     for obj in objs:
         if type(obj) is not model:
             raise TypeError(f"expected {model.__name__} instances, got {type(obj).__name__}")
@@ -133,8 +137,7 @@ def insert_rows(
     items; a field left out takes its database default, or NULL)."""
     if not rows:
         return
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("bulk writes must run inside the service's transaction")
+    _in_transaction()
     fields = [_concrete(model, name) for name in field_names]
     _insert(connections["default"], model, fields, rows)
 
