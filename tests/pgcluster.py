@@ -59,6 +59,16 @@ class Cluster:
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
+    def restart(self) -> None:
+        """Stop the server (every client connection is cut) and start it again, waiting until
+        it accepts connections (``pg_ctl restart`` keeps the options it was started with): an
+        outage of the database, as a restart or a failover gives."""
+        log = self.data.parent / f"{self.data.name}.log"  # as _start names it
+        _run(
+            PG_BIN / "pg_ctl", "-D", self.data, "-l", log, "-m", "fast", "-w", "-t", "30",
+            "restart", log=log,
+        )  # fmt: skip
+
     def sql(self, query: str, params: tuple[Any, ...] = (), database: str = "postgres") -> Any:
         """The first column of the first row (None for a statement without rows)."""
         with psycopg.connect(self.url(database), autocommit=True, connect_timeout=10) as conn:
@@ -68,10 +78,12 @@ class Cluster:
 
 
 class Clusters:
-    """A primary and a streaming replica of it; use as a context manager."""
+    """A primary and, unless ``replica=False``, a streaming replica of it; use as a context
+    manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, replica: bool = True) -> None:
         self._stack = contextlib.ExitStack()
+        self._with_replica = replica
         self.primary: Cluster
         self.replica: Cluster
 
@@ -81,8 +93,11 @@ class Clusters:
             self._stack.callback(shutil.rmtree, root, ignore_errors=True)
             _give_to_server_user(root)
             self.primary = self._start(root, "primary", _initdb)
-            self.replica = self._start(root, "replica", self._basebackup)
-            wait_until(self._streaming, "the replica streaming from the primary", DEADLINE_SECONDS)
+            if self._with_replica:
+                self.replica = self._start(root, "replica", self._basebackup)
+                wait_until(
+                    self._streaming, "the replica streaming from the primary", DEADLINE_SECONDS
+                )
         except BaseException:
             self._stack.close()
             raise

@@ -240,6 +240,10 @@ def _database(
         if (pool_timeout := _env_int("REGISTRA_DB_POOL_TIMEOUT", 10)) < 1:
             raise ImproperlyConfigured("REGISTRA_DB_POOL_TIMEOUT must be at least 1 (seconds)")
         db["CONN_MAX_AGE"] = 0
+        # A pooled connection is checked (an empty query) as a request takes it, and replaced
+        # when the database cut it: after a restart or a failover the first requests are
+        # answered, not refused once for every dead connection still in the pool.
+        db["CONN_HEALTH_CHECKS"] = True
         db.setdefault("OPTIONS", {})["pool"] = {
             "min_size": 2,
             "max_size": pool_size,
