@@ -116,7 +116,9 @@ def test_rate_limit_headers_on_every_response(
     reset = int(response.headers["X-RateLimit-Reset"])
     assert 0 <= remaining < limit
     assert reset % WINDOW == 0 and time.time() - 1 <= reset <= time.time() + WINDOW + 1
-    assert response.headers["X-RateLimit-Bucket"] in {"token-read", "org"}
+    # The token endpoint counts against its own buckets only, per address before the body.
+    own = {"grant-address"} if url == "/auth/token" else {"token-read", "org"}
+    assert response.headers["X-RateLimit-Bucket"] in own
     assert response.headers["X-Request-Id"].startswith("req_")
 
 
@@ -140,3 +142,31 @@ def test_token_grants_are_limited_per_client_address(api: Api, cast: Cast) -> No
     elsewhere = Client(REMOTE_ADDR="192.0.2.7")
     other = Api(elsewhere, api.contract)
     assert other.grant(cast.reader).status_code == 200
+
+
+@override_settings(REGISTRA_RATE_LIMIT_TOKEN_READS=5)
+def test_token_grants_are_not_the_addresses_reads(api: Api, cast: Cast, reader_token: str) -> None:
+    # Requests without a valid token (an expired one, say) use up the address's read bucket...
+    responses = until_limited(lambda n: api.get("/assets", "expired-or-unknown-token"), 5)
+    assert_counted_down(responses, 5, "token-read")
+    assert {r.status_code for r in responses[:-1]} == {401}
+    # ...and the client still gets a new token from that address, counted only by the token
+    # endpoint's own buckets, and reads with it.
+    granted = api.grant(cast.reader)
+    assert granted.status_code == 200, granted.content
+    assert granted.headers["X-RateLimit-Bucket"] in {"grant-client", "grant-address"}
+    api.ok("/assets", granted.json()["access_token"])
+    # Grants never counted against the read bucket: it still refuses tokenless reads, and the
+    # grants just made did not push its count past where it stood.
+    refused = api.get("/assets", "expired-or-unknown-token")
+    assert refused.status_code == 429
+    assert refused.headers["X-RateLimit-Bucket"] == "token-read"
+
+
+@override_settings(REGISTRA_RATE_LIMIT_GRANTS_PER_ADDRESS=3)
+def test_the_token_endpoint_counts_bad_requests_per_address(api: Api, cast: Cast) -> None:
+    # A body that names no client is still counted, against the address's grant bucket.
+    responses = until_limited(lambda n: api.call("POST", "/auth/token", data={}), 3)
+    assert_counted_down(responses, 3, "grant-address")
+    assert {r.status_code for r in responses[:-1]} == {400}
+    assert api.grant(cast.reader).status_code == 429

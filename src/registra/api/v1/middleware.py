@@ -18,6 +18,8 @@ from registra.organizations.selectors import TokenContext, access_token_resolve
 
 access_log = logging.getLogger("registra.api.access")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# SPEC section 4: the client-credentials grant, which has its own limits (ratelimit.py).
+TOKEN_PATH = "/api/v1/auth/token"
 
 
 def client_address(request: HttpRequest) -> str:
@@ -37,8 +39,7 @@ def count(ctx: TokenContext | None, *, address: str, method: str) -> ratelimit.B
     """Count one request; the bucket it leaves with the fewest requests (an exceeded one
     first)."""
     if ctx is None:
-        # No valid token: count against a per-address read bucket, which also slows
-        # credential guessing on the token endpoint.
+        # No valid token: count against a per-address read bucket.
         buckets = ratelimit.count_request(
             token_key=f"anon:{address}", organization_id=None, is_read=True
         )
@@ -98,14 +99,20 @@ class ApiV1Middleware:
         return response
 
     def _respond(self, request: HttpRequest) -> HttpResponse:
-        raw = bearer_token(request.headers.get("Authorization", ""))
         unavailable: Exception | None = None
-        try:
-            ctx = access_token_resolve(raw) if raw else None
-        except DatabaseError as exc:  # still counted, so the 503 carries the rate headers
-            ctx, unavailable = None, exc
+        address = client_address(request)
+        if request.path == TOKEN_PATH:
+            # The token endpoint counts only against its own buckets: its requests are not the
+            # address's reads (a client whose token expired still gets a new one).
+            ctx, bucket = None, ratelimit.count_grant_address(address)[0]
+        else:
+            raw = bearer_token(request.headers.get("Authorization", ""))
+            try:
+                ctx = access_token_resolve(raw) if raw else None
+            except DatabaseError as exc:  # still counted, so the 503 carries the rate headers
+                ctx, unavailable = None, exc
+            bucket = count(ctx, address=address, method=request.method or "GET")
         request.api_token = ctx  # type: ignore[attr-defined]
-        bucket = count(ctx, address=client_address(request), method=request.method or "GET")
         refused = refusal(bucket)
         if unavailable is not None:
             response = errors.from_failure(request, unavailable)
@@ -113,7 +120,7 @@ class ApiV1Middleware:
             response = errors.from_exception(request, refused)
         else:
             response = self._envelope(request, self.get_response(request))
-        # A view may have counted its own buckets too (the token endpoint's grants).
+        # A view may have counted its own buckets too (the token endpoint's per client id).
         bucket = ratelimit.nearest_exhaustion([bucket, *getattr(request, "rate_buckets", [])])
         for name, value in rate_headers(bucket).items():
             response[name] = value

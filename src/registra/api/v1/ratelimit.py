@@ -1,6 +1,7 @@
 """Fixed-window rate limits in the shared cache (Redis in production), so every server process
 counts against the same buckets: per token 600 reads/min, per organization 3000 requests/min,
-and for the token endpoint its own grants per client id (10/min) and per address (30/min)."""
+and for the token endpoint, which counts against nothing else, its own: requests per address
+(30/min) and grants per client id (10/min)."""
 
 from __future__ import annotations
 
@@ -85,19 +86,18 @@ def count_request(*, token_key: str, organization_id: str | None, is_read: bool)
     return _count(hits)
 
 
-def count_grant(*, client_id: str, address: str) -> list[Bucket]:
-    """Count one token grant against the token endpoint's own buckets."""
-    return _count(
-        [
-            # Hashed: a client id is caller input, a cache key must stay short and plain.
-            (
-                "grant-client",
-                f"gc:{_digest(client_id)}",
-                settings.REGISTRA_RATE_LIMIT_GRANTS_PER_CLIENT,
-            ),
-            ("grant-address", f"ga:{address}", settings.REGISTRA_RATE_LIMIT_GRANTS_PER_ADDRESS),
-        ]
-    )
+def count_grant_address(address: str) -> list[Bucket]:
+    """Count one request to the token endpoint against its bucket per client address (every
+    request there, even one whose body names no client)."""
+    limit = settings.REGISTRA_RATE_LIMIT_GRANTS_PER_ADDRESS
+    return _count([("grant-address", f"ga:{address}", limit)])
+
+
+def count_grant_client(client_id: str) -> list[Bucket]:
+    """Count one token grant against the token endpoint's bucket per client id."""
+    # Hashed: a client id is caller input, a cache key must stay short and plain.
+    limit = settings.REGISTRA_RATE_LIMIT_GRANTS_PER_CLIENT
+    return _count([("grant-client", f"gc:{_digest(client_id)}", limit)])
 
 
 def _digest(value: str) -> str:

@@ -91,11 +91,12 @@ def _require(body: dict[str, Any]) -> tuple[str, str]:
     return body["client_id"], body["client_secret"]
 
 
-def _count_grant(request: HttpRequest, client_id: str, address: str) -> None:
-    """The token endpoint's own limits, per client id and per address (429 when reached)."""
-    buckets = ratelimit.count_grant(client_id=client_id, address=address)
+def _count_grant(request: HttpRequest, client_id: str) -> None:
+    """The token endpoint's limit per client id (429 when reached); ``ApiV1Middleware`` has
+    counted the one per address."""
+    buckets = ratelimit.count_grant_client(client_id)
     request.rate_buckets = buckets  # type: ignore[attr-defined]  # headers: ApiV1Middleware
-    refused = refusal(ratelimit.nearest_exhaustion(buckets))
+    refused = refusal(buckets[0])
     if refused is not None:
         raise refused
 
@@ -111,7 +112,7 @@ def issue_token(request: HttpRequest) -> HttpResponse:
     """Exchange a service account's client id and secret for a 900-second bearer token."""
     client_id, client_secret = _require(_body(request))
     address = client_address(request)
-    _count_grant(request, client_id, address)
+    _count_grant(request, client_id)
     issued = token_issue(client_id=client_id, client_secret=client_secret, client_address=address)
     response = json_response(
         {
