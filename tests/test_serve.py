@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -53,3 +55,23 @@ def test_forwarded_for_is_believed_only_from_a_trusted_peer(
 ) -> None:
     env = _env(tmp_path, REGISTRA_FORWARDED_ALLOW_IPS=allowed)
     assert _refused_grant_address(env, tmp_path / "server.log") == address
+
+
+def test_a_worker_that_does_not_stop_is_killed_and_the_server_exits(tmp_path: Path) -> None:
+    env = _env(tmp_path, REGISTRA_SERVE_STOP_SECONDS="2")
+    with serving(env, tmp_path / "server.log") as server:
+        pid = server.process.pid
+        workers = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        assert len(workers) == 1, workers
+        # A worker that cannot act on its stop signal (as one that missed it would not).
+        os.kill(workers[0], signal.SIGSTOP)
+        server.process.send_signal(signal.SIGTERM)
+        # Granian waits REGISTRA_SERVE_STOP_SECONDS for the worker, kills it, then exits; without
+        # that bound it waited for ever.
+        assert server.process.wait(timeout=60) == 0
+        assert not Path(f"/proc/{workers[0]}").exists() or _zombie(workers[0])
+    assert "Killing worker-1 after it refused to gracefully stop" in server.log_text()
+
+
+def _zombie(pid: int) -> bool:
+    return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")

@@ -70,4 +70,5 @@ def serve(*, host: str, port: int, workers: int, threads: int) -> None:
         log_dictconfig=log_config(),
         log_access=False,
         respawn_failed_workers=True,  # a worker that dies is replaced, and the death logged
+        workers_kill_timeout=settings.REGISTRA_SERVE_STOP_SECONDS,
     ).serve()

@@ -99,6 +99,13 @@ REGISTRA_CREDENTIAL_KEY = os.environ.get("REGISTRA_CREDENTIAL_KEY", "")
 if REGISTRA_CREDENTIAL_KEY and len(REGISTRA_CREDENTIAL_KEY) < 32:
     raise ImproperlyConfigured("REGISTRA_CREDENTIAL_KEY must be at least 32 characters")
 
+# Seconds `registra serve` lets a worker process finish its requests when it stops, before it
+# kills it: Granian would otherwise wait for ever, and a worker that missed its stop signal
+# (Ctrl-C reaching the whole process group at once, say) kept the server from exiting.
+REGISTRA_SERVE_STOP_SECONDS = _env_int("REGISTRA_SERVE_STOP_SECONDS", 15)
+if REGISTRA_SERVE_STOP_SECONDS < 1:
+    raise ImproperlyConfigured("REGISTRA_SERVE_STOP_SECONDS must be at least 1 (seconds)")
+
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("REGISTRA_ALLOWED_HOSTS", "*").split(",")]
 # Peers whose X-Forwarded-For and X-Forwarded-Proto `registra serve` believes (registra/wsgi.py).
 FORWARDED_ALLOW_IPS = [
