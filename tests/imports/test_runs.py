@@ -8,9 +8,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from django.db import connection
 
 from registra.assets import services as asset_services
 from registra.assets.models import Asset, CustodyAssignment, ReadinessAssessment
+from registra.core import sql
 from registra.core.audit import verify_chain
 from registra.core.errors import Forbidden, NotFound, Unprocessable
 from registra.core.models import AuditChainHead
@@ -253,3 +255,38 @@ def test_a_profile_change_that_drops_a_table_is_a_change(cast: Cast) -> None:
     assert event.action == "import-profile.updated"
     assert event.diff["before"]["calibration"]["last_column"] == "Last Cal"
     assert event.diff["after"]["calibration"] is None
+
+
+def _random_page_cost() -> str | None:
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW random_page_cost")
+        return str(cursor.fetchone()[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_plans_its_reads_as_reads_of_cached_pages_for_its_transaction_only(
+    cast: Cast, tmp_path
+) -> None:
+    """Decision 0022: the import probes the register's indexes 2,000 keys at a time."""
+    before = _random_page_cost()
+    seen: list[str | None] = []
+    source = export(tmp_path / "amos.csv", [row("TW-1"), row("TW-2")])
+    applied = services.import_run_start(
+        organization=cast.org,
+        actor=cast.actor(cast.editor),
+        reason=REASON,
+        profile_id=make_profile(cast).id,
+        source=source,
+        trigger="web",
+        apply="yes",
+        progress=lambda stage, done, total: seen.append(_random_page_cost()),
+    )
+    assert applied.status == "applied"
+    assert seen, "the run reported its progress while planning and applying"
+    if connection.vendor == "postgresql":
+        assert set(seen) == {str(sql.CACHED_RANDOM_PAGE_COST)} != {before}
+    else:
+        assert set(seen) == {None}
+    assert _random_page_cost() == before  # SET LOCAL: gone with the run's transaction

@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django_tasks_db.utils import exclusive_transaction
 
 from registra.assets import selectors as asset_selectors
-from registra.core import audit, validation
+from registra.core import audit, sql, validation
 from registra.core.audit import Actor
 from registra.core.errors import Conflict, RegistraError, Unprocessable
 from registra.core.timefmt import now
@@ -187,6 +187,7 @@ def _new_run(
 def _holding(profile: ImportProfile) -> Iterator[None]:
     with exclusive_transaction():
         ImportProfile.objects.select_for_update().filter(pk=profile.pk).first()
+        sql.plan_for_cached_reads()
         yield
 
 
