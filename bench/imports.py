@@ -10,9 +10,14 @@ process's), against a fresh database holding the demo crew (``demo-data --assets
 the example profile (``examples/cmms-profile.toml``):
 
 1. a first import of ``--rows`` rows (all new assets, with custody and calibration), applied;
+   on PostgreSQL, then the **written rows**: every row it wrote (assets, readiness, custody,
+   calibrations, audit events, plan items), copied by ``COPY`` into the register's own tables
+   (every index, constraint and generated column) of a copy of the database as it was before
+   the import, in one transaction: what the writes alone cost, with no reading, parsing or
+   Python;
 2. the same file again, planned only (every row unchanged, nothing written);
 3. PostgreSQL only: ``COPY`` of the same rows (the export's columns as text) into a scratch
-   table, the floor the apply is compared with;
+   table, the floor the issue compares the apply with;
 4. ``--million`` rows planned (a preview) against that register;
 5. with ``--big-csv-gb``: a CSV of that size read and mapped (parse and validate, no
    database) with ``registra_client``, memory sampled as it goes.
@@ -51,7 +56,11 @@ def main() -> int:
     env = _environment(args.database_url, work)
     results: dict[str, Any] = {"database": "postgresql" if args.database_url else "sqlite"}
     first = _export(work, args.rows)
+    if args.database_url:
+        before = _snapshot(args.database_url)
     results["first import"] = _run(env, first, "--apply")
+    if args.database_url:
+        results["written rows copied"] = _written_rows(args.database_url, before)
     results["re-run"] = _run(env, first)
     if args.database_url:
         results["copy"] = _copy(env["DATABASE_URL"], first)
@@ -145,6 +154,67 @@ print(json.dumps({{"rows": len(rows), "seconds": round(seconds, 3)}}))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return dict(json.loads(done.stdout))
+
+
+# What a first import writes, parents first; the key each table's rows are told apart by.
+WRITTEN = (
+    ("imports_importrun", "id"),
+    ("assets_asset", "id"),
+    ("assets_assetreadiness", "asset_id"),
+    ("assets_custodyassignment", "id"),
+    ("assets_readinessassessment", "id"),
+    ("core_auditevent", "id"),
+    ("imports_importplanitem", "id"),
+)
+
+
+def _snapshot(database_url: str) -> str:
+    """A copy of the database as it is now (``CREATE DATABASE ... TEMPLATE``): its URL."""
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+    with psycopg.connect(database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}_before" WITH (FORCE)')
+        c.execute(f'CREATE DATABASE "{name}_before" TEMPLATE "{name}"')
+    return f"{database_url}_before"
+
+
+def _written_rows(database_url: str, before_url: str) -> dict[str, Any]:
+    """The rows the first import wrote (those ``before_url`` lacks), copied into
+    ``before_url``'s own tables in one transaction, commit included; then it is dropped."""
+    import psycopg
+
+    seconds: dict[str, float] = {}
+    rows: dict[str, int] = {}
+    with psycopg.connect(database_url) as source, psycopg.connect(before_url) as target:
+        for table, key in WRITTEN:
+            columns = ", ".join(
+                name
+                for (name,) in source.execute(
+                    "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass"
+                    " AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
+                    (table,),
+                )
+            )
+            old = [k for (k,) in target.execute(f"SELECT {key}::text FROM {table}")]
+            data = bytearray()
+            query = f"COPY (SELECT {columns} FROM {table} WHERE {key} <> ALL(%s)) TO STDOUT"
+            with source.cursor().copy(query, (old,)) as out:
+                for chunk in out:
+                    data += chunk
+            rows[table] = data.count(b"\n")
+            step = time.monotonic()
+            with target.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as into:
+                into.write(bytes(data))
+            seconds[table] = round(time.monotonic() - step, 2)
+        step = time.monotonic()
+        target.commit()  # the deferred foreign key checks run here
+        seconds["commit"] = round(time.monotonic() - step, 2)
+        total = round(sum(seconds.values()), 2)
+    name = before_url.rsplit("/", 1)[1]
+    with psycopg.connect(before_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return {"rows": rows, "seconds": seconds, "totalSeconds": total}
 
 
 def _big_csv(work: Path, sample: Path, gigabytes: float) -> Path:
