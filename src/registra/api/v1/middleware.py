@@ -18,7 +18,8 @@ from registra.organizations.selectors import TokenContext, access_token_resolve
 
 access_log = logging.getLogger("registra.api.access")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# SPEC section 4: the client-credentials grant, which has its own limits (ratelimit.py).
+# SPEC section 4: the client-credentials grant, which has its own limits (ratelimit.py). The
+# web's service account pages name it too (the web may not import the API).
 TOKEN_PATH = "/api/v1/auth/token"
 
 

@@ -22,7 +22,6 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from registra.api.v1.middleware import TOKEN_PATH
 from registra.core.errors import RegistraError
 from registra.organizations import selectors as org_selectors
 from registra.organizations import services as org_services
@@ -37,6 +36,9 @@ from registra.web.service_account_forms import (
     ServiceAccountForm,
 )
 
+# SPEC section 4: the client-credentials grant (API v1 has its own URLconf, so it is not
+# reversed from the web's).
+TOKEN_PATH = "/api/v1/auth/token"
 admin_page = organization_page(Permission.MANAGE_ORGANIZATION)
 form_methods = require_http_methods(["GET", "POST"])
 SENT = "registra.service_accounts.sent"  # session key: the submission ids that went through
