@@ -47,4 +47,8 @@ MSG
 "$BIN/registra" worker --worker-id demo-worker >"$REGISTRA_DATA_DIR/worker.log" 2>&1 &
 worker=$!
 ( while kill -0 $$ 2>/dev/null; do sleep 1; done; kill -TERM "$worker" 2>/dev/null ) &
-exec "$BIN/registra" serve --host "$HOST" --port "$PORT" --workers "${WORKERS:-2}"
+# Ctrl-C reaches every process of the group at once, and a Granian worker sometimes misses its
+# stop then: the server kills it after REGISTRA_SERVE_STOP_SECONDS (15 by default; 3 for the demo,
+# which has no request worth waiting for).
+REGISTRA_SERVE_STOP_SECONDS="${REGISTRA_SERVE_STOP_SECONDS:-3}" \
+  exec "$BIN/registra" serve --host "$HOST" --port "$PORT" --workers "${WORKERS:-2}"
