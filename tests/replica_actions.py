@@ -1,13 +1,34 @@
-"""The writes ``test_replica`` makes, through the services, in a process of their own against the
-throwaway primary (``DATABASE_URL``): ``python -m tests.replica_actions setup`` or
-``... after-pause ORG_ID ACCOUNT_ID``. Prints one JSON object."""
+"""The writes ``test_replica`` and ``test_database_restart`` make, through the services, in a
+process of their own against their throwaway primary (``DATABASE_URL``): ``run(env, "setup")``
+or ``run(env, "after-pause", ORG_ID, ACCOUNT_ID)``, which runs ``python -m tests.replica_actions``
+and returns the JSON object it printed."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+from pathlib import Path
 from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(env: dict[str, str], *args: str) -> dict[str, Any]:
+    """``python -m tests.replica_actions *args`` with this environment (a deployment's own
+    database), which must succeed; the JSON object it printed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.replica_actions", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout))
 
 
 def setup() -> dict[str, Any]:

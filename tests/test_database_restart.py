@@ -4,20 +4,15 @@ request is answered, not refused with a 503 for each dead connection still poole
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests import pgcluster
+from tests import pgcluster, replica_actions
 from tests.servers import own_env, serving
 
 _why_not = pgcluster.unavailable()
 pytestmark = pytest.mark.skipif(_why_not is not None, reason=f"restart tests: {_why_not}")
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_the_first_requests_after_a_database_restart_are_answered(tmp_path: Path) -> None:
@@ -30,17 +25,7 @@ def test_the_first_requests_after_a_database_restart_are_answered(tmp_path: Path
             DATABASE_URL=database.url("registra"),
         )
         # The schema, an organization with a service account and one asset (as test_replica's).
-        done = subprocess.run(
-            [sys.executable, "-m", "tests.replica_actions", "setup"],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        data = json.loads(done.stdout)
+        data = replica_actions.run(env, "setup")
         log = tmp_path / "server.log"
         with serving(env, log) as server:
             token = server.token(*data["reader"])

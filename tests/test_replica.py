@@ -8,10 +8,7 @@ to make it lag on purpose.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +18,12 @@ import pytest
 
 from registra.assets.models import Asset
 from registra.organizations.models import Organization
-from tests import pgcluster
+from tests import pgcluster, replica_actions
 from tests.servers import Server, serving, wait_until
 
 _why_not = pgcluster.unavailable()
 pytestmark = pytest.mark.skipif(_why_not is not None, reason=f"replica tests: {_why_not}")
 
-REPO = Path(__file__).resolve().parents[1]
 DATABASE = "registra"
 
 
@@ -39,17 +35,7 @@ class Deployment:
 
     def act(self, *args: str) -> dict[str, Any]:
         """Writes through the services, in their own process on the primary."""
-        done = subprocess.run(
-            [sys.executable, "-m", "tests.replica_actions", *args],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        return dict(json.loads(done.stdout))
+        return replica_actions.run(self.env, *args)
 
     def on_primary(self, query: str, *params: Any) -> Any:
         return self.clusters.primary.sql(query, params, DATABASE)

@@ -156,8 +156,7 @@ def test_token_grants_are_not_the_addresses_reads(api: Api, cast: Cast, reader_t
     assert granted.status_code == 200, granted.content
     assert granted.headers["X-RateLimit-Bucket"] in {"grant-client", "grant-address"}
     api.ok("/assets", granted.json()["access_token"])
-    # Grants never counted against the read bucket: it still refuses tokenless reads, and the
-    # grants just made did not push its count past where it stood.
+    # The read bucket is untouched by the grant: it still refuses tokenless reads.
     refused = api.get("/assets", "expired-or-unknown-token")
     assert refused.status_code == 429
     assert refused.headers["X-RateLimit-Bucket"] == "token-read"
